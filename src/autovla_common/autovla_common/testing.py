@@ -1,0 +1,159 @@
+"""Test helpers: run installed node executables as real processes and talk to them over DDS.
+
+Used by the packages' node tests; nothing here fakes ROS. ``NodeProcess`` starts an
+executable from the install space, ``RosProbe`` is an rclpy node spinning in a thread of
+the test process that publishes and collects messages.
+"""
+
+import os
+from pathlib import Path
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+from ament_index_python.packages import get_package_prefix
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+
+
+def executable(package: str, name: str) -> str:
+    """Path of a console script that ``package`` installs into lib/<package>."""
+    path = Path(get_package_prefix(package)) / 'lib' / package / name
+    if not path.exists():
+        raise FileNotFoundError(f'{path} not found: run `make build` first')
+    return str(path)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, period: float = 0.02) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(period)
+    return predicate()
+
+
+class NodeProcess:
+    """An installed node (or any command) running in its own process, output to a log file."""
+
+    def __init__(self, command: Sequence[str], env: Optional[Dict[str, str]] = None):
+        self._log = tempfile.NamedTemporaryFile(prefix='autovla_node_', suffix='.log',
+                                                delete=False)
+        self.command = list(command)
+        self.process = subprocess.Popen(
+            self.command, stdout=self._log, stderr=subprocess.STDOUT,
+            env={**os.environ, 'PYTHONUNBUFFERED': '1', **(env or {})})
+
+    @classmethod
+    def ros_node(cls, package: str, name: str, params: Optional[Dict[str, object]] = None,
+                 ros_args: Sequence[str] = (), **kwargs) -> 'NodeProcess':
+        """Start ``ros2 run <package> <name>`` with ``-p`` parameter overrides."""
+        command = [executable(package, name), '--ros-args']
+        for key, value in (params or {}).items():
+            command += ['-p', f'{key}:={_param_literal(value)}']
+        return cls(command + list(ros_args), **kwargs)
+
+    def output(self) -> str:
+        """Everything the process printed so far."""
+        return Path(self._log.name).read_text(errors='replace')
+
+    def wait_for_output(self, text: str, timeout: float = 20.0) -> bool:
+        """Wait until ``text`` appears in the output (or the process exits)."""
+        return wait_until(lambda: text in self.output() or self.process.poll() is not None,
+                          timeout) and text in self.output()
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGINT, wait, and return the exit code (SIGKILL after ``timeout``: returns -9)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        os.unlink(self._log.name)
+
+
+def _param_literal(value: object) -> str:
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (list, tuple)):
+        return '[' + ','.join(_param_literal(v) for v in value) + ']'
+    if isinstance(value, str):
+        return value if value else "''"
+    return repr(value)
+
+
+class RosProbe:
+    """An rclpy node in its own context, spinning in a background thread of the test."""
+
+    def __init__(self, name: str = 'autovla_test_probe'):
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = Node(name, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self):
+        while self.context.ok():
+            try:
+                self.executor.spin_once(timeout_sec=0.05)
+            except Exception:  # noqa: BLE001 - context torn down while spinning
+                if self.context.ok():
+                    raise
+
+    def collect(self, msg_type, topic: str, qos: QoSProfile) -> List:
+        """Subscribe to ``topic``; the returned list fills as messages arrive."""
+        received: List = []
+
+        def on_message(msg):
+            with self._lock:
+                received.append(msg)
+
+        self.node.create_subscription(msg_type, topic, on_message, qos)
+        return received
+
+    def publisher(self, msg_type, topic: str, qos: QoSProfile):
+        """Create a publisher on the probe node."""
+        return self.node.create_publisher(msg_type, topic, qos)
+
+    def wait_for_subscribers(self, publisher, count: int = 1, timeout: float = 10.0) -> bool:
+        """Wait until DDS discovery matched ``count`` subscribers to ``publisher``."""
+        return wait_until(lambda: publisher.get_subscription_count() >= count, timeout)
+
+    def now(self):
+        """Return the probe clock's current time as a builtin_interfaces/Time."""
+        return self.node.get_clock().now().to_msg()
+
+    def close(self):
+        """Stop spinning and shut the context down."""
+        self.context.try_shutdown()
+        self._thread.join(timeout=5)
+        self.executor.shutdown()
+        self.node.destroy_node()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+PYTHON = sys.executable

@@ -1,0 +1,1 @@
+"""Six cameras, odometry and route into one DrivingObservation."""

@@ -1,0 +1,1 @@
+"""Runs the AutoVLA model with adaptive reasoning; publishes plans, explanations."""

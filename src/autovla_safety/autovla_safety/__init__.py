@@ -1,0 +1,1 @@
+"""Validates plans, supervises the planner, falls back to a rule-based controller."""

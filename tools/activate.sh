@@ -1,0 +1,19 @@
+# Source me: `source tools/activate.sh`. Puts the workspace environment into this shell:
+# the sourced ROS install (if any) or the ROS-from-wheels venv, and the built overlay.
+_autovla_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [[ ! -f "$_autovla_root/.venv/bin/activate" ]]; then
+  echo "autovla: no .venv yet; run 'make setup' first" >&2
+  return 1 2>/dev/null || exit 1
+fi
+# shellcheck disable=SC1091
+source "$_autovla_root/.venv/bin/activate"
+if [[ -z "${ROS_DISTRO:-}" || ! -f "/opt/ros/${ROS_DISTRO}/setup.bash" ]]; then
+  # Quirk 2: colcon/ament find the wheel-installed ROS packages through these.
+  export AMENT_PREFIX_PATH="$VIRTUAL_ENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+  export CMAKE_PREFIX_PATH="$VIRTUAL_ENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+fi
+if [[ -f "$_autovla_root/install/setup.bash" ]]; then
+  # shellcheck disable=SC1091
+  source "$_autovla_root/install/setup.bash"
+fi
+unset _autovla_root
