@@ -14,7 +14,7 @@ build: setup  ## colcon build of every package under src/
 	@$(ENV) && colcon build $(COLCON_FLAGS)
 
 lint: setup  ## ROS style checks (flake8 + pep257 rules via ruff)
-	@$(ENV) && ruff check src tests tools bench launch
+	@$(ENV) && ruff check .
 
 test: build  ## style checks + pytest over every package and tests/
 	@$(ENV) && python -m pytest
