@@ -6,6 +6,8 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(exclude=['test']),
+    # The shipped default action codebook, read at runtime next to the package's modules.
+    package_data={package_name: ['data/default_codebook.npy']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
@@ -21,6 +23,7 @@ setup(
     entry_points={
         'console_scripts': [
             'planner_node = autovla_planner.node:main',
+            'build_codebook = autovla_planner.codebook_builder:main',
         ],
     },
 )

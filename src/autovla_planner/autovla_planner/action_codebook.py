@@ -13,6 +13,7 @@ corner 0 - corner 3. Because that is a rigid transform, each token reduces to a 
 pose step (dx, dy, dyaw), which is what ``decode`` composes.
 """
 
+import importlib.resources
 import io
 import math
 from pathlib import Path
@@ -139,3 +140,9 @@ class ActionCodebook:
             indices[row] = int(np.argmin(distance))
             x, y, yaw = advance((x, y, yaw), self.steps[indices[row]])
         return indices
+
+
+def default_codebook_path() -> Path:
+    """Return the path of the codebook shipped with the package (data/default_codebook.npy)."""
+    return Path(str(importlib.resources.files('autovla_planner') / 'data' /
+                    'default_codebook.npy'))
