@@ -17,7 +17,9 @@ lint: setup  ## ROS style checks (flake8 + pep257 rules via ruff)
 	@$(ENV) && ruff check .
 
 test: build  ## style checks + pytest over every package and tests/
-	@$(ENV) && python -m pytest
+	@$(ENV) && { python -m pytest $(PYTEST_ARGS) || rc=$$?; } && \
+	  if [ "$${rc:-0}" = 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
+	  exit $${rc:-0}
 
 bench: build  ## run every benchmark, write bench_results/<name>.json, print the summaries
 	@$(ENV) && python tools/run_benchmarks.py
