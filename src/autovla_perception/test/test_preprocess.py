@@ -1,8 +1,14 @@
 import array
 
-from autovla_perception.preprocess import (convert_raw, decode_compressed, decode_reduction,
-                                           encoded_size, FrameError, scale_intrinsics,
-                                           smart_resize)
+from autovla_perception.preprocess import (
+    convert_raw,
+    decode_compressed,
+    decode_reduction,
+    encoded_size,
+    FrameError,
+    scale_intrinsics,
+    smart_resize,
+)
 import cv2
 import numpy as np
 import pytest
