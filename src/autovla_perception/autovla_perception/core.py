@@ -6,7 +6,7 @@ are decoded only when a history picks them (once: the result is kept with the fr
 frames are converted on arrival, because a buffer of full-size raw images would be large.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 import math
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -54,6 +54,13 @@ class PerceptionConfig:
     command_lookahead_m: float
     command_threshold_rad: float
     command_timeout_s: float
+
+    @classmethod
+    def from_params(cls, params: Dict[str, object],
+                    cameras: Tuple[CameraSpec, ...]) -> 'PerceptionConfig':
+        """Pick the fields from node parameters of the same names."""
+        return cls(cameras=cameras, **{f.name: params[f.name] for f in fields(cls)
+                                       if f.name != 'cameras'})
 
 
 @dataclass(frozen=True)

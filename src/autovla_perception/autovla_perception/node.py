@@ -95,18 +95,7 @@ class PerceptionNode(Node):
         if p['min_pixels'] > p['max_pixels']:
             raise ValueError('min_pixels must not exceed max_pixels')
         rig = load_rig(_rig_path(p['rig_file']))
-        config = PerceptionConfig(
-            cameras=rig.cameras, anchor_camera=p['anchor_camera'],
-            sync_tolerance_s=p['sync_tolerance_s'], history_length=p['history_length'],
-            history_rate_hz=p['history_rate_hz'], max_wait_s=p['max_wait_s'],
-            late_camera_policy=p['late_camera_policy'], min_pixels=p['min_pixels'],
-            max_pixels=p['max_pixels'], max_decode_upscale=p['max_decode_upscale'],
-            mono16_policy=p['mono16_policy'], odometry_tolerance_s=p['odometry_tolerance_s'],
-            acceleration_time_constant_s=p['acceleration_time_constant_s'],
-            route_lookahead_m=p['route_lookahead_m'], route_spacing_m=p['route_spacing_m'],
-            command_lookahead_m=p['command_lookahead_m'],
-            command_threshold_rad=p['command_threshold_rad'],
-            command_timeout_s=p['command_timeout_s'])
+        config = PerceptionConfig.from_params(p, rig.cameras)
         self.core = PerceptionCore(config, InputHealth(5.0, time.monotonic),
                                    warn=self.get_logger().warning)
         for camera in rig.cameras:

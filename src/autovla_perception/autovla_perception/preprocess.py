@@ -131,8 +131,9 @@ def encoded_size(data) -> Tuple[int, int]:
 
 
 def new_rgb_image(height: int, width: int) -> RgbImage:
-    """Allocate an uninitialised-content rgb8 image of the given size."""
-    return RgbImage(width=width, height=height, data=array.array('B', bytes(height * width * 3)))
+    """Allocate a zeroed rgb8 image of the given size."""
+    # Repeating a one-element array is a memset; array('B', bytes(n)) would copy n bytes.
+    return RgbImage(width=width, height=height, data=array.array('B', [0]) * (height * width * 3))
 
 
 def _resize_into(source: np.ndarray, out: RgbImage) -> None:
