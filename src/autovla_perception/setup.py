@@ -1,3 +1,5 @@
+from glob import glob
+
 from setuptools import find_packages, setup
 
 package_name = 'autovla_perception'
@@ -11,6 +13,7 @@ setup(
         ('share/' + package_name, ['package.xml']),
         # The workspace-level config/ is the single source of this node's defaults.
         ('share/' + package_name + '/config', ['../../config/perception.yaml']),
+        ('share/' + package_name + '/config/rigs', glob('../../config/rigs/*.yaml')),
     ],
     install_requires=['setuptools'],
     zip_safe=True,

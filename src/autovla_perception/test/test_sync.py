@@ -1,0 +1,104 @@
+from autovla_perception.sync import Synchroniser
+import pytest
+
+SECOND = 1_000_000_000
+PERIOD = SECOND // 12   # 12 Hz cameras
+CAMERAS = ['FRONT', 'LEFT', 'BACK']
+
+
+def make(policy='skip', history_length=4, max_wait=0.1):
+    return Synchroniser(CAMERAS, 'FRONT', int(0.06 * SECOND), history_length, SECOND // 2,
+                        int(max_wait * SECOND), policy)
+
+
+def feed(sync, seconds, start=0, skip=(), offsets=None):
+    """Frames of every camera at 12 Hz; camera i is stamped 10 ms * i after FRONT."""
+    count = int(seconds * 12)
+    for n in range(count):
+        for i, camera in enumerate(CAMERAS):
+            stamp = start + n * PERIOD + (offsets or {}).get(camera, i * 10_000_000)
+            if camera not in skip:
+                assert sync.add(camera, stamp, stamp, (camera, n)) == 'ok'
+    return start + (count - 1) * PERIOD
+
+
+def test_history_picks_frames_nearest_to_each_slot():
+    sync = make()
+    anchor = feed(sync, 2.5)
+    selection = sync.select(anchor)
+    assert selection.status == 'ready' and selection.anchor_stamp_ns == anchor
+    for i, camera in enumerate(CAMERAS):
+        all_stamps = [n * PERIOD + i * 10_000_000 for n in range(30)]
+        stamps = [min(all_stamps, key=lambda s, t=anchor - k * SECOND // 2: abs(s - t))
+                  for k in (3, 2, 1, 0)]
+        assert [f.stamp_ns for f in selection.histories[camera]] == stamps
+
+
+def test_warming_up_until_the_history_span_is_buffered():
+    sync = make()
+    anchor = feed(sync, 1.0)   # 1 s < 1.5 s of history
+    assert sync.select(anchor).status == 'warming_up'
+    assert make(history_length=1).select(0).status == 'no_new_anchor'
+
+
+def test_anchor_is_used_once():
+    sync = make()
+    anchor = feed(sync, 2.5)
+    assert sync.select(anchor).status == 'ready'
+    sync.consume(anchor)
+    assert sync.select(anchor).status == 'no_new_anchor'
+
+
+def test_late_camera_waits_then_skips():
+    sync = make()
+    anchor = feed(sync, 2.5, skip=('BACK',))
+    feed_back = [sync.add('BACK', n * PERIOD, n * PERIOD, None) for n in range(20)]
+    assert set(feed_back) == {'ok'}      # BACK stops 1.6 s in: no frame near the anchor
+    waiting = sync.select(anchor + 50_000_000)
+    assert waiting.status == 'waiting' and list(waiting.missing) == ['BACK']
+    skipped = sync.select(anchor + 100_000_000)
+    assert skipped.status == 'skipped' and list(skipped.missing) == ['BACK']
+
+
+def test_late_camera_published_missing_under_that_policy():
+    sync = make(policy='publish_missing')
+    anchor = feed(sync, 2.5, skip=('BACK',))
+    selection = sync.select(anchor + 200_000_000)
+    assert selection.status == 'ready'
+    assert selection.histories['BACK'] is None and len(selection.histories['LEFT']) == 4
+
+
+def test_frame_beyond_the_tolerance_does_not_fill_a_slot():
+    sync = make(policy='publish_missing', max_wait=0.0)
+    anchor = feed(sync, 2.5, skip=('LEFT', 'BACK'))
+    for k in (3, 2, 1, 0):
+        slot = anchor - k * SECOND // 2
+        sync.add('LEFT', slot + 59_000_000, 0, None)   # inside 60 ms
+        sync.add('BACK', slot + 61_000_000, 0, None)   # just outside
+    selection = sync.select(anchor)
+    assert selection.status == 'ready' and list(selection.missing) == ['BACK']
+    assert len(selection.histories['LEFT']) == 4
+
+
+def test_stamps_going_backwards_reset_every_buffer():
+    sync = make()
+    feed(sync, 2.5)
+    assert sync.add('LEFT', 5 * PERIOD, 0, None) == 'stamp_backwards'
+    assert [len(b.frames) for b in sync.buffers.values()] == [0, 1, 0]
+    assert sync.last_anchor_ns is None
+    assert sync.add('LEFT', 5 * PERIOD, 0, None) == 'duplicate_stamp'
+
+
+def test_buffers_keep_only_the_history_span():
+    sync = make()
+    feed(sync, 10.0)
+    front = sync.buffers['FRONT']
+    span = front.frames[-1].stamp_ns - front.frames[0].stamp_ns
+    assert 1.5 * SECOND <= span <= sync.span_ns
+
+
+def test_tolerance_must_stay_under_half_the_history_period():
+    with pytest.raises(ValueError):
+        Synchroniser(CAMERAS, 'FRONT', SECOND // 4, 4, SECOND // 2, 0, 'skip')
+    with pytest.raises(ValueError):
+        Synchroniser(CAMERAS, 'REAR', 1, 4, SECOND // 2, 0, 'skip')
