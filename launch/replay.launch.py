@@ -22,9 +22,11 @@ from launch import LaunchDescription
 
 def replay_process(context):
     """The replay_bag process; a clear error if autovla_replay is not installed."""
-    executable = stack.InstallSpace().executable(stack.REPLAY.package, stack.REPLAY.executable)
-    if not executable.exists():
-        raise RuntimeError(f'{executable} not found: build the autovla_replay package')
+    executable = stack.InstallSpace().installed_executable(stack.REPLAY.package,
+                                                           stack.REPLAY.executable)
+    if executable is None:
+        raise RuntimeError(f'{stack.REPLAY.executable} not found: build the '
+                           f'{stack.REPLAY.package} package (it lands with the replay issue)')
     command = stack.REPLAY.command(
         executable, LaunchConfiguration('bag').perform(context),
         LaunchConfiguration('mode').perform(context),

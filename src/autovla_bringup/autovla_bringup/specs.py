@@ -9,7 +9,13 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 from autovla_common.params import check_defaults, load_defaults, ParamSpec
 
-from autovla_bringup.stack import InstallSpace, NodeDescription, NodeLaunch, USE_SIM_TIME
+from autovla_bringup.stack import (
+    InstallSpace,
+    NodeDescription,
+    NodeLaunch,
+    param_literal,
+    USE_SIM_TIME,
+)
 
 # Declared by rclpy itself on every node, so never in a node's PARAMS.
 BUILTIN_PARAMS = (USE_SIM_TIME,)
@@ -44,20 +50,24 @@ def undeclared_overrides(launches: Sequence[NodeLaunch]) -> List[str]:
 
 
 def typed_overrides(launches: Sequence[NodeLaunch]) -> List[NodeLaunch]:
-    """Copy ``launches``, turning integer overrides of double parameters into floats.
+    """Copy ``launches`` with override values converted to the declared parameter types.
 
-    ``--params-override safety.control_rate_hz=20`` reads 20 as an integer, which ROS
-    refuses for a double parameter; the declared type settles it.
+    ``--params-override safety.control_rate_hz=20`` reads 20 as an integer and
+    ``planner.model_path=123`` as one too; ROS refuses both for a double and a string
+    parameter, so the declared type settles it.
     """
     typed = []
     for launch in launches:
         types = {spec.name: spec.type for spec in node_params(launch.node)}
-        overrides = {
-            name: float(value) if types.get(name) == 'double' and _is_int(value) else value
-            for name, value in launch.overrides.items()}
+        overrides = {name: _as_type(value, types.get(name))
+                     for name, value in launch.overrides.items()}
         typed.append(replace(launch, overrides=overrides))
     return typed
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _as_type(value: Any, param_type: str) -> Any:
+    if param_type == 'double' and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if param_type == 'string' and not isinstance(value, str):
+        return param_literal(value)
+    return value

@@ -309,6 +309,14 @@ class InstallSpace:
         """Console script ``executable`` of ``package`` (lib/<package>/<executable>)."""
         return self.prefix(package) / 'lib' / package / executable
 
+    def installed_executable(self, package: str, executable: str) -> Optional[Path]:
+        """Like ``executable``, but None when the package or the script is not installed."""
+        try:
+            path = self.executable(package, executable)
+        except LookupError:   # ament_index's PackageNotFoundError is a KeyError
+            return None
+        return path if path.exists() else None
+
     def params_file(self, node: NodeDescription) -> Path:
         """Return the params YAML that ``node``'s package installs."""
         return self.share(node.package) / 'config' / node.params_file
