@@ -1,8 +1,9 @@
 """``autovla_bringup``: start the stack from the params YAML files, without launch_ros.
 
 Default: every node in its own process, exactly the command line ``ros2 launch`` would run
-(both come from ``autovla_bringup.stack.describe``). The command prints each child's pid,
-forwards SIGINT/SIGTERM to the children, and when any child exits it stops the others.
+(both come from ``autovla_bringup.stack.describe``). The command prints each child's pid;
+on SIGINT or SIGTERM, or when any child exits, it stops the others with SIGINT, as
+``ros2 launch`` does (rclpy nodes leave cleanly on SIGINT), and SIGKILL after a timeout.
 Exit code: the first non-zero child exit code (a child killed by signal N counts as 128+N),
 0 when every child ended cleanly. ``--single-process`` spins all nodes in one
 MultiThreadedExecutor instead.
@@ -28,7 +29,7 @@ from autovla_bringup.specs import typed_overrides, undeclared_overrides
 
 PREFIX = '[autovla_bringup]'
 _PR_SET_PDEATHSIG = 1
-FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def say(message: str) -> None:
@@ -96,7 +97,7 @@ class Supervisor:
 
     def run(self) -> int:
         """Start every node, wait for a signal or a child exit, stop the rest; return a code."""
-        for signum in FORWARDED_SIGNALS:
+        for signum in STOP_SIGNALS:
             signal.signal(signum, self._on_signal)
         try:
             for launch in self.launches:
@@ -115,9 +116,9 @@ class Supervisor:
                 ended = self.launches[self.exit_order[0]].node.name
                 code = self.children[self.exit_order[0]].returncode
                 say(f'{ended} exited with code {exit_code(code)}, stopping the stack')
-            self._stop(self.received or signal.SIGINT)
+            self._stop()
         finally:
-            for signum in FORWARDED_SIGNALS:
+            for signum in STOP_SIGNALS:
                 signal.signal(signum, signal.SIG_DFL)
         codes = [exit_code(self.children[index].returncode) for index in self.exit_order]
         return next((code for code in codes if code != 0), 0)
@@ -129,10 +130,10 @@ class Supervisor:
                 self.exit_order.append(index)
         return bool(self.exit_order)
 
-    def _stop(self, signum: int) -> None:
+    def _stop(self) -> None:
         for child in self.children:
             if child.poll() is None:
-                child.send_signal(signum)
+                child.send_signal(signal.SIGINT)
         deadline = time.monotonic() + self.stop_timeout
         while time.monotonic() < deadline:
             self._reap()
@@ -154,6 +155,7 @@ def run_single_process(launches: Sequence[stack.NodeLaunch]) -> int:
     import rclpy
     from rclpy.exceptions import ParameterException
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+    from rclpy.impl.implementation_singleton import rclpy_implementation
 
     with tempfile.NamedTemporaryFile('w', prefix='autovla_overrides_', suffix='.yaml',
                                      delete=False) as overrides_file:
@@ -171,6 +173,9 @@ def run_single_process(launches: Sequence[stack.NodeLaunch]) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except rclpy_implementation.RCLError:
+        if rclpy.ok():   # else a signal's shutdown raced the executor (see autovla_common.runner)
+            raise
     except (StartupError, ParameterException, ValueError) as error:
         say(f'cannot start: {error}')
         code = 1
