@@ -5,6 +5,7 @@ from typing import Callable, Optional, Sequence
 import rclpy
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 
 
@@ -28,6 +29,11 @@ def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None
             rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except _rclpy.RCLError:
+        # SIGTERM shut the context down between the executor's ok() check and its wait:
+        # a shutdown like any other, not a failure.
+        if rclpy.ok():
+            raise
     except (StartupError, ParameterException, ValueError) as error:
         rclpy.logging.get_logger('autovla').fatal(f'cannot start: {error}')
         code = 1

@@ -1,0 +1,1 @@
+"""Bring-up of the autovla stack: stack description, bring-up command, README tables."""

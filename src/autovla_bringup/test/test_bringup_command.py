@@ -1,0 +1,90 @@
+"""The autovla_bringup command with the real installed nodes, over real DDS."""
+
+import re
+import signal
+
+from autovla_common.testing import NodeProcess, PYTHON, RosProbe, wait_until
+import psutil
+
+from autovla_bringup import stack
+
+NODE_NAMES = [node.name for node in stack.NODES]
+
+
+def bringup(*args):
+    return NodeProcess([PYTHON, '-m', 'autovla_bringup', *args])
+
+
+def child_pids(process):
+    return {name: int(pid) for name, pid in
+            re.findall(r'started (\w+) \(pid (\d+)\)', process.output())}
+
+
+def all_configured(process, count=3):
+    return process.output().count('configuration: ') >= count
+
+
+def gone(pid):
+    return not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_each_node_in_its_own_process_then_sigint_stops_all_with_exit_0():
+    with RosProbe() as probe, bringup('--device', 'cpu') as process:
+        assert wait_until(lambda: all_configured(process), 60), process.output()
+        pids = child_pids(process)
+        assert sorted(pids) == sorted(NODE_NAMES)
+        assert len(set(pids.values()) | {process.process.pid}) == 4
+        assert all(psutil.pid_exists(pid) for pid in pids.values())
+        assert "'device': 'cpu'" in process.output()
+        # Discovered over DDS, in the stack namespace.
+        assert wait_until(lambda: {(name, '/autovla') for name in NODE_NAMES} <= set(
+            probe.node.get_node_names_and_namespaces()), 20)
+        assert process.stop() == 0, process.output()
+        assert all(gone(pid) for pid in pids.values()), process.output()
+        assert 'received SIGINT' in process.output()
+
+
+def test_sigterm_stops_the_children_and_ends_cleanly():
+    with bringup('--nodes', 'planner,safety') as process:
+        assert wait_until(lambda: all_configured(process, 2), 60), process.output()
+        pids = child_pids(process)
+        assert sorted(pids) == ['planner_node', 'safety_node']
+        process.process.send_signal(signal.SIGTERM)
+        assert process.process.wait(20) == 0, process.output()
+        assert all(gone(pid) for pid in pids.values())
+
+
+def test_a_child_failing_stops_the_others_and_sets_the_exit_code():
+    with bringup('--params-override', 'safety.control_rate_hz=1.0') as process:
+        assert process.process.wait(60) == 1, process.output()
+        assert 'safety_node exited with code 1, stopping the stack' in process.output()
+        assert 'cannot start' in process.output()
+        assert all(gone(pid) for pid in child_pids(process).values()), process.output()
+
+
+def test_override_of_an_undeclared_parameter_starts_nothing():
+    with bringup('--params-override', 'planner.no_such_param=1') as process:
+        assert process.process.wait(30) == 2, process.output()
+        assert "planner_node does not declare parameter 'no_such_param'" in process.output()
+        assert child_pids(process) == {}
+
+
+def test_single_process_runs_all_nodes_in_one_executor_with_their_overrides():
+    with RosProbe() as probe, bringup('--single-process', '--namespace', 'car',
+                                      '--params-override', 'safety.control_rate_hz=20',
+                                      '--device', 'cpu') as process:
+        assert wait_until(lambda: all_configured(process), 60), process.output()
+        assert child_pids(process) == {}
+        assert psutil.Process(process.process.pid).children() == []
+        # Overrides reach the right node through the params file keyed by full node name.
+        assert "'control_rate_hz': 20.0" in process.output()
+        assert "'device': 'cpu'" in process.output()
+        assert wait_until(lambda: {(name, '/car') for name in NODE_NAMES} <= set(
+            probe.node.get_node_names_and_namespaces()), 20)
+        assert process.stop() == 0, process.output()
+
+
+def test_single_process_reports_a_node_that_cannot_start():
+    with bringup('--single-process', '--params-override', 'planner.device=tpu') as process:
+        assert process.process.wait(60) == 1, process.output()
+        assert "cannot start: parameter device: 'tpu' is not one of" in process.output()

@@ -1,0 +1,127 @@
+"""README tables, the RViz config and the Docker files, checked against the stack."""
+
+from pathlib import Path
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from autovla_bringup import docs, stack
+
+REPO = Path(__file__).resolve().parents[3]
+README = REPO / 'README.md'
+
+
+def test_readme_tables_match_the_specs_and_yaml():
+    problems = docs.readme_problems(README.read_text(), docs.generated_sections())
+    assert problems == [], '\n'.join(problems) + '\nrun: python -m autovla_bringup.docs --write'
+
+
+def test_readme_check_fails_when_a_default_in_the_readme_is_edited():
+    readme = README.read_text()
+    row = '| `control_rate_hz` | double | `50.0` |'
+    assert row in readme
+    edited = readme.replace(row, row.replace('50.0', '60.0'))
+    assert any('60.0' in line for line in docs.readme_problems(edited, docs.generated_sections()))
+
+
+def test_readme_check_fails_when_a_yaml_default_changes(tmp_path):
+    install = stack.InstallSpace()
+
+    def share(package):
+        # A copy of every share dir, with safety's control rate changed.
+        copy = tmp_path / package
+        if not copy.exists():
+            shutil.copytree(install.share(package), copy)
+        return copy
+
+    safety_yaml = share('autovla_safety') / 'config' / 'safety.yaml'
+    safety_yaml.unlink()
+    safety_yaml.write_text(yaml.safe_dump(
+        {'safety_node': {'ros__parameters': {'control_rate_hz': 25.0}}}))
+    sections = docs.generated_sections(stack.InstallSpace(share=share))
+    problems = docs.readme_problems(README.read_text(), sections)
+    assert any(line.startswith('+') and '25.0' in line for line in problems)
+
+
+def test_readme_without_markers_is_reported():
+    assert docs.readme_problems('# no tables\n', {'topics': 'x'}) == [
+        'README has no <!-- topics:begin --> ... end block']
+
+
+def _rviz():
+    return yaml.safe_load((REPO / 'config/rviz/autovla.rviz').read_text())
+
+
+def test_rviz_config_shows_cameras_paths_and_markers_in_base_link():
+    manager = _rviz()['Visualization Manager']
+    assert manager['Global Options']['Fixed Frame'] == 'base_link'
+    shown = {}
+    for display in manager['Displays']:
+        if 'Topic' in display:
+            shown.setdefault(display['Class'], []).append(display['Topic']['Value'])
+    rig = stack.load_rig_document(REPO / 'config/rigs/nuscenes.yaml')
+    assert sorted(shown['rviz_default_plugins/Image']) == sorted(
+        f'/autovla/{camera["topic"]}' for camera in rig['cameras'])
+    assert sorted(shown['rviz_default_plugins/Path']) == [
+        '/autovla/planned_path', '/autovla/selected_path']
+    assert shown['rviz_default_plugins/MarkerArray'] == ['/autovla/planner_markers']
+
+
+def test_rviz_topics_are_all_stack_topics():
+    install = stack.InstallSpace()
+    known = {stack.resolve_topic(stack.DEFAULT_NAMESPACE, topic.name) for topic in stack.TOPICS}
+    known |= {stack.resolve_topic(stack.DEFAULT_NAMESPACE, name)
+              for name in stack.rig_topics(install.default_rig())}
+    values = [display['Topic']['Value'] for display in _rviz()['Visualization Manager']['Displays']
+              if 'Topic' in display]
+    assert values and set(values) <= known, set(values) - known
+
+
+def _tool(name):
+    path = shutil.which(name)
+    assert path, f'{name} missing: it is pinned in requirements/python.txt (make setup)'
+    return path
+
+
+def test_dockerfile_passes_hadolint():
+    result = subprocess.run([_tool('hadolint'), str(REPO / 'docker/Dockerfile')],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_entrypoint_passes_shellcheck_and_is_executable():
+    entrypoint = REPO / 'docker/entrypoint.sh'
+    result = subprocess.run([_tool('shellcheck'), str(entrypoint)], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert entrypoint.stat().st_mode & 0o111
+
+
+def test_dockerfile_uses_official_jazzy_base_and_the_pinned_torch():
+    dockerfile = (REPO / 'docker/Dockerfile').read_text().splitlines()
+    assert [line for line in dockerfile if line.startswith('FROM ')] == [
+        'FROM ros:jazzy-ros-base']
+    pins = dict(line.split('==') for line in (REPO / 'requirements/python.txt').read_text()
+                .splitlines() if '==' in line and not line.startswith('#'))
+    assert f'ARG TORCH_VERSION={pins["torch"]}' in dockerfile
+
+
+def test_compose_reserves_the_gpu_and_shares_host_network():
+    compose = yaml.safe_load((REPO / 'docker/compose.yaml').read_text())
+    service = compose['services']['autovla']
+    assert service['build'] == {'context': '..', 'dockerfile': 'docker/Dockerfile'}
+    assert (REPO / 'docker' / service['build']['context'] / service['build']['dockerfile']) \
+        .resolve() == (REPO / 'docker/Dockerfile').resolve()
+    [device] = service['deploy']['resources']['reservations']['devices']
+    assert device['driver'] == 'nvidia' and 'gpu' in device['capabilities']
+    assert service['network_mode'] == 'host' and service['ipc'] == 'host'
+    assert 'ROS_DOMAIN_ID' in service['environment']
+    assert 'autovla.launch.py' in service['command']
+
+
+@pytest.mark.parametrize('path', ['docker/entrypoint.sh', 'docker/compose.yaml'])
+def test_docker_files_name_the_installed_workspace(path):
+    text = (REPO / path).read_text()
+    assert '/ws' in text or 'autovla_bringup' in text
