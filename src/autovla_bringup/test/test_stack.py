@@ -46,15 +46,9 @@ def test_consistency_check_catches_a_yaml_key_the_node_does_not_declare(tmp_path
 
 ARGUMENT_TARGETS = [(argument.name, node_key, param) for argument in stack.ARGUMENTS
                     for node_key, param in argument.targets if node_key != stack.ALL_NODES]
-# perception_node declares rig_file with its own issue (helper brief); until that lands here
-# this case fails, which xfail records without hiding the other targets.
-PENDING = {('perception', 'rig_file')}
 
 
-@pytest.mark.parametrize('argument,node_key,param', [
-    pytest.param(*target, marks=pytest.mark.xfail(
-        reason='declared by the perception issue, in another branch', strict=False))
-    if target[1:] in PENDING else target for target in ARGUMENT_TARGETS])
+@pytest.mark.parametrize('argument,node_key,param', ARGUMENT_TARGETS)
 def test_every_launch_argument_targets_a_declared_parameter(argument, node_key, param):
     declared = {spec.name for spec in specs.node_params(stack.node_by_key(node_key))}
     assert param in declared, f'{argument} overrides undeclared {node_key}.{param}'
