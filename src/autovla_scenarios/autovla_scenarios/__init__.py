@@ -1,0 +1,1 @@
+"""Procedural driving scenarios for the nuScenes six-camera rig, written to rosbag2."""
