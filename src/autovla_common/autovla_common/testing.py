@@ -16,10 +16,9 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 from ament_index_python.packages import get_package_prefix
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 from rclpy.qos import QoSProfile
+
+from autovla_common.spin import spinning_node
 
 
 def executable(package: str, name: str) -> str:
@@ -99,25 +98,12 @@ def _param_literal(value: object) -> str:
 
 
 class RosProbe:
-    """An rclpy node in its own context, spinning in a background thread of the test."""
+    """A test's own rclpy node (``autovla_common.spin.spinning_node``) with helpers."""
 
     def __init__(self, name: str = 'autovla_test_probe'):
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = Node(name, context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
+        self._spinning = spinning_node(name)
+        self.node = self._spinning.__enter__()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self):
-        while self.context.ok():
-            try:
-                self.executor.spin_once(timeout_sec=0.05)
-            except Exception:  # noqa: BLE001 - context torn down while spinning
-                if self.context.ok():
-                    raise
 
     def collect(self, msg_type, topic: str, qos: QoSProfile) -> List:
         """Subscribe to ``topic``; the returned list fills as messages arrive."""
@@ -143,11 +129,8 @@ class RosProbe:
         return self.node.get_clock().now().to_msg()
 
     def close(self):
-        """Stop spinning and shut the context down."""
-        self.context.try_shutdown()
-        self._thread.join(timeout=5)
-        self.executor.shutdown()
-        self.node.destroy_node()
+        """Stop spinning and shut the probe's context down."""
+        self._spinning.__exit__(None, None, None)
 
     def __enter__(self):
         return self

@@ -10,11 +10,12 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
+from autovla_common.spin import spinning_node
 from autovla_scenarios.generator import image_topic
 
 from autovla_replay.bagdata import read_messages, split_frames, topic_types
 from autovla_replay.compare import compare_run, Tolerances
-from autovla_replay.pipeline import LockstepConfig, run_suite, spinning_node
+from autovla_replay.pipeline import LockstepConfig, run_suite
 from autovla_replay.report import summary_text, write_report
 from autovla_replay.scoring import score_scenario
 

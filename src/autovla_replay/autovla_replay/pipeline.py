@@ -4,19 +4,15 @@ The stack (perception, planner, safety) must already be running in ``namespace``
 ``use_sim_time`` as the caller wishes; this module only talks to it over DDS.
 """
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 import json
 from pathlib import Path
 import shutil
-import threading
 import time
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable, Dict, List, Optional
 
+from autovla_common.spin import spinning_node
 from autovla_scenarios.generator import image_topic
-import rclpy
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.node import Node
 
 from autovla_replay.bagdata import read_messages, split_frames, topic_types
 from autovla_replay.live import BagReplayer, DEFAULT_RECORD_TOPICS, FrameOutcome, OutputRecorder
@@ -37,34 +33,6 @@ class LockstepConfig:
     subscriber_timeout: float = 30.0   # s to wait for the stack to subscribe to the cameras
     drain: float = 1.0                 # s to keep recording after the last frame
     exclude_prefix: str = 'ground_truth/'   # not replayed: the stack must not see it
-
-
-@contextmanager
-def spinning_node(name: str, namespace: str = '') -> Iterator[Node]:
-    """Yield an rclpy node in its own context, spun by a background thread."""
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = Node(name, namespace=namespace or '', context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-
-    def spin():
-        while context.ok():
-            try:
-                executor.spin_once(timeout_sec=0.05)
-            except Exception:  # noqa: BLE001 - context shut down while spinning
-                if context.ok():
-                    raise
-
-    thread = threading.Thread(target=spin, daemon=True)
-    thread.start()
-    try:
-        yield node
-    finally:
-        context.try_shutdown()
-        thread.join(timeout=5)
-        executor.shutdown()
-        node.destroy_node()
 
 
 def run_scenario(scenario_bag: Path, out_dir: Path, config: LockstepConfig = LockstepConfig(),
