@@ -6,6 +6,8 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(exclude=['test']),
+    # Prompt template, chat template, tiny-model config (and codebook) ship with the code.
+    package_data={package_name: ['data/*']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
@@ -21,6 +23,8 @@ setup(
     entry_points={
         'console_scripts': [
             'planner_node = autovla_planner.node:main',
+            'make_tiny_model = autovla_planner.model_files:main',
+            'convert_autovla_checkpoint = autovla_planner.convert_checkpoint:main',
         ],
     },
 )

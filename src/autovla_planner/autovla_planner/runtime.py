@@ -54,6 +54,10 @@ class InferenceTimeout(RuntimeError):
     """A plan did not finish before its deadline."""
 
 
+class InvalidObservation(ValueError):
+    """The observation cannot be turned into the model's prompt (camera missing...)."""
+
+
 @dataclass
 class DecodingSettings:
     """How plans are decoded (node parameters of the same names)."""
@@ -199,13 +203,16 @@ class PlannerRuntime:
     def prepare(self, observation: Observation) -> Tuple[Observation, PromptInputs]:
         """Select and pad the cameras the model expects, then build its inputs."""
         descriptor = self.descriptor
-        observation = Observation(
-            select_cameras(observation.cameras, descriptor.cameras,
-                           descriptor.frames_per_camera),
-            observation.speed, observation.acceleration, observation.command)
-        inputs = encode_prompt(self.prompt_text(observation), observation, self.tokenizer,
-                               self.geometry, descriptor.min_pixels, descriptor.max_pixels,
-                               descriptor.frame_rate_hz)
+        try:
+            observation = Observation(
+                select_cameras(observation.cameras, descriptor.cameras,
+                               descriptor.frames_per_camera),
+                observation.speed, observation.acceleration, observation.command)
+            inputs = encode_prompt(self.prompt_text(observation), observation, self.tokenizer,
+                                   self.geometry, descriptor.min_pixels, descriptor.max_pixels,
+                                   descriptor.frame_rate_hz)
+        except ValueError as error:
+            raise InvalidObservation(str(error)) from None
         return observation, inputs
 
     # -- model calls --------------------------------------------------------------------
