@@ -143,11 +143,6 @@ class PlannerNode(Node):
         deadline = time.monotonic() + self.params['inference_timeout_s']
         try:
             observation = observation_from_msg(msg)
-        except ValueError as error:
-            observation, invalid = None, error
-        try:
-            if observation is None:
-                raise InvalidObservation(str(invalid))
             plan = self.runtime.plan(observation, deadline)
         except InvalidObservation as error:
             self._count('rejected_invalid')

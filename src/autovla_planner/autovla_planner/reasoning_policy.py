@@ -70,7 +70,7 @@ class ReasoningPolicy:
             return max_tokens
         per_reasoning = self.reasoning_token_s or self.action_token_s
         left = self.latency_budget_s - elapsed_s - horizon * self.action_token_s
-        return max(0, min(max_tokens, int(left / per_reasoning)))
+        return max(0, min(max_tokens, int(left / per_reasoning + 1e-9)))
 
     def record(self, action_token_s: Optional[float], reasoning_token_s: Optional[float],
                reasoning_tokens: Optional[int]) -> None:

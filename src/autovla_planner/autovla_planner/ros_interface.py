@@ -14,7 +14,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from autovla_planner.action_codebook import SEGMENT_SECONDS
 from autovla_planner.observation import CameraVideo, COMMANDS, Observation
 from autovla_planner.reasoning_policy import SLOW
-from autovla_planner.runtime import Plan
+from autovla_planner.runtime import InvalidObservation, Plan
 from autovla_planner.trajectory import kinematics
 
 FRAME_ID = 'base_link'
@@ -35,7 +35,14 @@ def image_to_array(image) -> np.ndarray:
 
 
 def observation_from_msg(msg) -> Observation:
-    """DrivingObservation to Observation; ValueError names the first field that is unusable."""
+    """DrivingObservation to Observation; InvalidObservation names the first unusable field."""
+    try:
+        return _observation(msg)
+    except ValueError as error:
+        raise InvalidObservation(str(error)) from None
+
+
+def _observation(msg) -> Observation:
     cameras = []
     for camera in msg.cameras:
         if camera.missing or not camera.frames:
