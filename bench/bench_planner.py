@@ -20,13 +20,17 @@ import tempfile
 import time
 
 from autovla_common.bench import write_result
-import numpy as np
-import yaml
-
-from autovla_planner.model_files import (action_token, build_tiny_model, default_model_dir,
-                                         describe_size, TINY_CONFIG)
+from autovla_planner.model_files import (
+    action_token,
+    build_tiny_model,
+    default_model_dir,
+    describe_size,
+    TINY_CONFIG,
+)
 from autovla_planner.observation import CameraVideo, Observation
 from autovla_planner.runtime import DecodingSettings, PlannerRuntime
+import numpy as np
+import yaml
 
 SMALL_OVERRIDES = {
     'model_id': 'small-random-untrained',
@@ -61,6 +65,7 @@ def official_cap(runtime: PlannerRuntime) -> int:
 
 
 def timed(runtime: PlannerRuntime, observation: Observation, settings: DecodingSettings):
+    """Run one plan with ``settings``; return (seconds, plan)."""
     runtime.settings = settings
     runtime.policy.forced_mode = settings.reasoning_mode
     started = time.perf_counter()
@@ -69,6 +74,7 @@ def timed(runtime: PlannerRuntime, observation: Observation, settings: DecodingS
 
 
 def measure(model_dir: Path, observation: Observation) -> dict:
+    """Time ours and official decoding alternately on one model; return medians and steps."""
     runtime = PlannerRuntime(str(model_dir), 'cpu')
     cap = official_cap(runtime)
     ours = DecodingSettings(reasoning_mode='fast')
@@ -93,6 +99,7 @@ def measure(model_dir: Path, observation: Observation) -> dict:
 
 
 def main() -> int:
+    """Measure both models and write one record each."""
     rng = np.random.default_rng(0)
     observation = Observation(
         tuple(CameraVideo(name, rng.integers(0, 255, (4, 112, 196, 3), dtype=np.uint8))

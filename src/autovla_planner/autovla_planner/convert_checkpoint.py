@@ -19,8 +19,14 @@ import shutil
 from typing import Dict, List, Optional
 
 from autovla_planner.action_codebook import ActionCodebook
-from autovla_planner.model_files import (add_action_tokens, CHAT_TEMPLATE_FILE, ModelLoadError,
-                                         NUM_ACTION_TOKENS, PACKAGE_CODEBOOK, RuntimeDescriptor)
+from autovla_planner.model_files import (
+    add_action_tokens,
+    CHAT_TEMPLATE_FILE,
+    ModelLoadError,
+    NUM_ACTION_TOKENS,
+    PACKAGE_CODEBOOK,
+    RuntimeDescriptor,
+)
 from autovla_planner.prompt import DEFAULT_CHAT_TEMPLATE, DEFAULT_TEMPLATE
 
 PROCESSOR_FILES = ('preprocessor_config.json', 'video_preprocessor_config.json',
@@ -46,7 +52,7 @@ def hf_key(key: str) -> Optional[str]:
 
 
 def chat_template_of(base: Path) -> str:
-    """The base model's chat template (jinja or json), else ours."""
+    """Return the base model's chat template (jinja or json), else ours."""
     if (base / CHAT_TEMPLATE_FILE).is_file():
         return (base / CHAT_TEMPLATE_FILE).read_text(encoding='utf-8')
     for name in ('chat_template.json', 'tokenizer_config.json'):

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 import shutil
 import tempfile
-from typing import Optional, Tuple, Union
+from typing import Optional, Tuple
 
 import numpy as np
 import yaml
@@ -125,7 +125,7 @@ def offline_qwen_tokenizer():
 
 
 def motion_grid_codebook(count: int = NUM_ACTION_TOKENS, substeps: int = 6) -> np.ndarray:
-    """A stand-in codebook: constant speed x constant yaw-rate arcs over 0.5 s, token 0 still.
+    """Build a stand-in codebook: constant speed x yaw-rate arcs over 0.5 s, token 0 still.
 
     Used by the tiny model when the package has no K-disk codebook (data/default_codebook.npy).
     Speeds 0..(rows-1) * 0.5 m/s and yaw rates spread over +-0.6 rad/s.
@@ -207,7 +207,7 @@ def cache_root() -> Path:
 
 
 def default_model_dir() -> Path:
-    """The bundled tiny model's directory, generated on first use (atomically)."""
+    """Return the bundled tiny model's directory, generated on first use (atomically)."""
     digest = hashlib.sha256(TINY_CONFIG.read_bytes())
     for path in (DEFAULT_TEMPLATE, DEFAULT_CHAT_TEMPLATE, PACKAGE_CODEBOOK):
         digest.update(path.read_bytes() if path.exists() else b'-')
@@ -266,7 +266,3 @@ def main(argv: Optional[list] = None) -> int:
     print(f'wrote {descriptor.model_id} to {args.out_dir}')
     return 0
 
-
-def model_id_of(directory: Union[str, Path]) -> str:
-    """The model id recorded in a model directory's descriptor."""
-    return RuntimeDescriptor.load(Path(directory)).model_id

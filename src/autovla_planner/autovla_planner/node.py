@@ -11,7 +11,6 @@ from autovla_common.params import ParamSpec
 from autovla_common.qos import RELIABLE_QOS
 from autovla_common.ros_params import declare_parameters
 from autovla_common.runner import run_node, StartupError
-from autovla_msgs.msg import DrivingObservation, PlannedTrajectory
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Path
 from rclpy.node import Node
@@ -19,11 +18,21 @@ from rclpy.time import Time
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
+from autovla_msgs.msg import DrivingObservation, PlannedTrajectory
 from autovla_planner.model_files import ModelLoadError
-from autovla_planner.ros_interface import (FRAME_ID, markers_msg, observation_from_msg,
-                                           path_msg, trajectory_msg)
-from autovla_planner.runtime import (DecodingSettings, InferenceTimeout, InvalidObservation,
-                                     PlannerRuntime)
+from autovla_planner.ros_interface import (
+    FRAME_ID,
+    markers_msg,
+    observation_from_msg,
+    path_msg,
+    trajectory_msg,
+)
+from autovla_planner.runtime import (
+    DecodingSettings,
+    InferenceTimeoutError,
+    InvalidObservationError,
+    PlannerRuntime,
+)
 
 PARAMS = (
     ParamSpec('model_path', 'string', 'Model directory (HF layout + autovla_runtime.yaml); '
@@ -144,11 +153,11 @@ class PlannerNode(Node):
         try:
             observation = observation_from_msg(msg)
             plan = self.runtime.plan(observation, deadline)
-        except InvalidObservation as error:
+        except InvalidObservationError as error:
             self._count('rejected_invalid')
             self._fail(f'rejected an observation: {error}; skipped the cycle')
             return
-        except InferenceTimeout:
+        except InferenceTimeoutError:
             self._count('timeouts')
             self._fail(f'inference exceeded inference_timeout_s '
                        f'{self.params["inference_timeout_s"]:.2f}; skipped the cycle')

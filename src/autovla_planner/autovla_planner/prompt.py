@@ -69,7 +69,7 @@ class PromptTemplate:
 
 
 def state_text(template: PromptTemplate, speed: float, acceleration: float, command: str) -> str:
-    """The user turn's last sentence: velocity, acceleration (3 decimals) and instruction."""
+    """Format the user turn's last sentence: velocity, acceleration, instruction."""
     return template.state_sentence.format(velocity=f'{speed:.3f}',
                                           acceleration=f'{acceleration:.3f}',
                                           instruction=template.instructions[command])

@@ -52,7 +52,7 @@ class ReasoningPolicy:
 
     def decide(self, model_choice: str, choice_note: str, elapsed_s: float,
                horizon: int) -> Tuple[str, str]:
-        """Final (mode, reason) in auto mode given the model's choice."""
+        """Return the final (mode, reason) in auto mode given the model's choice."""
         if model_choice == FAST or self.latency_budget_s <= 0.0:
             return model_choice, f'model chose {model_choice} thinking ({choice_note})'
         estimate = self.estimate_slow_s(elapsed_s, horizon)

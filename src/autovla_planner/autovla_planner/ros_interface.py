@@ -3,7 +3,6 @@
 import math
 from typing import List
 
-from autovla_msgs.msg import PlannedTrajectory, PlanUncertainty, StageLatency, TrajectoryPoint
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point, PoseStamped
 from nav_msgs.msg import Path
@@ -11,10 +10,11 @@ import numpy as np
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from autovla_msgs.msg import PlannedTrajectory, PlanUncertainty, StageLatency, TrajectoryPoint
 from autovla_planner.action_codebook import SEGMENT_SECONDS
 from autovla_planner.observation import CameraVideo, COMMANDS, Observation
 from autovla_planner.reasoning_policy import SLOW
-from autovla_planner.runtime import InvalidObservation, Plan
+from autovla_planner.runtime import InvalidObservationError, Plan
 from autovla_planner.trajectory import kinematics
 
 FRAME_ID = 'base_link'
@@ -35,11 +35,11 @@ def image_to_array(image) -> np.ndarray:
 
 
 def observation_from_msg(msg) -> Observation:
-    """DrivingObservation to Observation; InvalidObservation names the first unusable field."""
+    """Convert a DrivingObservation; InvalidObservationError names the first bad field."""
     try:
         return _observation(msg)
     except ValueError as error:
-        raise InvalidObservation(str(error)) from None
+        raise InvalidObservationError(str(error)) from None
 
 
 def _observation(msg) -> Observation:

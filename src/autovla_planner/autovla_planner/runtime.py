@@ -6,7 +6,7 @@ Decoding ("constrained", the default):
 2. The rest of the prompt (videos, state sentence) and the fixed assistant text are fed in one
    prefill each, never generated token by token:
    - fast thinking forced: the fixed think block and the answer lead-in are part of the prefill;
-   - auto: the text shared by both official first sentences ("<think>\nThis is a") is
+   - auto: the text shared by both official first sentences ("<think>", "This is a") is
      prefilled, the model's next-token probabilities pick fast or slow (restricted to the two
      sentences' next tokens), the reasoning policy may overrule slow for the latency budget,
      and the rest of the chosen sentence is prefilled;
@@ -50,11 +50,11 @@ from autovla_planner.vision_input import PatchGeometry
 THINK_CLOSE = '</think>'
 
 
-class InferenceTimeout(RuntimeError):
+class InferenceTimeoutError(RuntimeError):
     """A plan did not finish before its deadline."""
 
 
-class InvalidObservation(ValueError):
+class InvalidObservationError(ValueError):
     """The observation cannot be turned into the model's prompt (camera missing...)."""
 
 
@@ -196,7 +196,7 @@ class PlannerRuntime:
     # -- prompt -------------------------------------------------------------------------
 
     def prompt_text(self, observation: Observation) -> str:
-        """The chat-formatted prompt for an observation (before placeholder expansion)."""
+        """Return the chat-formatted prompt of an observation (placeholders not expanded)."""
         messages = build_messages(self.template, observation, self.descriptor.system_prompt)
         return render_chat(self.chat_template, messages)
 
@@ -212,7 +212,7 @@ class PlannerRuntime:
                                    self.geometry, descriptor.min_pixels, descriptor.max_pixels,
                                    descriptor.frame_rate_hz)
         except ValueError as error:
-            raise InvalidObservation(str(error)) from None
+            raise InvalidObservationError(str(error)) from None
         return observation, inputs
 
     # -- model calls --------------------------------------------------------------------
@@ -248,7 +248,7 @@ class PlannerRuntime:
         return self._forward(ids, positions.view(1, 1, -1).expand(3, 1, -1))
 
     def _prefill_prompt(self, inputs: PromptInputs, extra_ids: List[int]):
-        """Prefill prompt + ``extra_ids``, reusing the cached text prefix; return (hidden, delta)."""
+        """Prefill prompt + ``extra_ids`` reusing the cached prefix; return (hidden, delta)."""
         from transformers.cache_utils import DynamicCache
 
         torch = self._torch
@@ -276,7 +276,7 @@ class PlannerRuntime:
     # -- planning -----------------------------------------------------------------------
 
     def plan(self, observation: Observation, deadline: Optional[float] = None) -> Plan:
-        """Plan from one observation; ``deadline`` (time.monotonic) raises InferenceTimeout."""
+        """Plan from one observation; raise InferenceTimeoutError past ``deadline`` (monotonic)."""
         with self._torch.inference_mode():
             if self.settings.decoding == 'official':
                 return self._plan_official(observation, deadline)
@@ -288,7 +288,7 @@ class PlannerRuntime:
 
     def _check(self, deadline: Optional[float]) -> None:
         if deadline is not None and time.monotonic() > deadline:
-            raise InferenceTimeout('plan exceeded its deadline')
+            raise InferenceTimeoutError('plan exceeded its deadline')
 
     def _plan_constrained(self, observation: Observation, deadline: Optional[float]) -> Plan:
         torch = self._torch
@@ -343,7 +343,7 @@ class PlannerRuntime:
                             text, observation.speed, latencies)
 
     def _choose_mode(self, hidden, elapsed_s: float) -> Tuple[str, str]:
-        """The model's pick between the two official first sentences, then the budget."""
+        """Let the model pick one of the two official first sentences, then apply the budget."""
         torch = self._torch
         shared = len(self.shared_ids)
         logits = self.model.lm_head(hidden).float()

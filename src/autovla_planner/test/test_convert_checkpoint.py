@@ -3,8 +3,14 @@
 import json
 
 from autovla_planner.convert_checkpoint import convert, hf_key
-from autovla_planner.model_files import (default_model_dir, FIRST_ACTION_ID, ModelLoadError,
-                                         offline_qwen_tokenizer, TINY_CONFIG, tiny_model_config)
+from autovla_planner.model_files import (
+    default_model_dir,
+    FIRST_ACTION_ID,
+    ModelLoadError,
+    offline_qwen_tokenizer,
+    TINY_CONFIG,
+    tiny_model_config,
+)
 from autovla_planner.runtime import PlannerRuntime
 import numpy as np
 import pytest

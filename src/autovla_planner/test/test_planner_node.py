@@ -2,7 +2,6 @@
 
 from autovla_common.qos import RELIABLE_QOS
 from autovla_common.testing import NodeProcess, RosProbe, wait_until
-from autovla_msgs.msg import CameraHistory, DrivingCommand, DrivingObservation, PlannedTrajectory
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Path
@@ -10,6 +9,8 @@ import numpy as np
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
+
+from autovla_msgs.msg import CameraHistory, DrivingCommand, DrivingObservation, PlannedTrajectory
 
 CAMERAS = ('CAM_FRONT', 'CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT')
 

@@ -5,12 +5,21 @@ import math
 
 from autovla_planner.confidence import confidence, Uncertainty
 from autovla_planner.observation import CameraVideo, Observation, select_cameras
-from autovla_planner.prompt import build_messages, DEFAULT_CHAT_TEMPLATE, PromptTemplate, \
-    render_chat
+from autovla_planner.prompt import (
+    build_messages,
+    DEFAULT_CHAT_TEMPLATE,
+    PromptTemplate,
+    render_chat,
+)
 from autovla_planner.reasoning_policy import ReasoningPolicy
 from autovla_planner.trajectory import kinematics, meta_actions
-from autovla_planner.vision_input import CLIP_MEAN, CLIP_STD, PatchGeometry, smart_resize, \
-    video_patches
+from autovla_planner.vision_input import (
+    CLIP_MEAN,
+    CLIP_STD,
+    PatchGeometry,
+    smart_resize,
+    video_patches,
+)
 import numpy as np
 import pytest
 

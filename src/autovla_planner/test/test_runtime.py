@@ -2,8 +2,12 @@
 
 from dataclasses import replace
 
-from autovla_planner.model_files import (build_tiny_model, default_model_dir, FIRST_ACTION_ID,
-                                         ModelLoadError)
+from autovla_planner.model_files import (
+    build_tiny_model,
+    default_model_dir,
+    FIRST_ACTION_ID,
+    ModelLoadError,
+)
 from autovla_planner.observation import CameraVideo, Observation
 from autovla_planner.runtime import DecodingSettings, PlannerRuntime
 import numpy as np
