@@ -6,8 +6,9 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(exclude=['test']),
-    # The shipped default action codebook, read at runtime next to the package's modules.
-    package_data={package_name: ['data/default_codebook.npy']},
+    # Prompt template, chat template, tiny-model config and the default codebook ship with
+    # the code and are read next to the package's modules.
+    package_data={package_name: ['data/*']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
@@ -24,6 +25,8 @@ setup(
         'console_scripts': [
             'planner_node = autovla_planner.node:main',
             'build_codebook = autovla_planner.codebook_builder:main',
+            'make_tiny_model = autovla_planner.model_files:main',
+            'convert_autovla_checkpoint = autovla_planner.convert_checkpoint:main',
         ],
     },
 )

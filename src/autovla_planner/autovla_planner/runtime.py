@@ -1,0 +1,494 @@
+"""The AutoVLA model runtime (ROS-free): observation in, plan out.
+
+Decoding ("constrained", the default):
+1. The prompt's observation-free text prefix (system prompt ... "Video 1: <|vision_start|>")
+   is prefilled once and its KV cache kept; later plans with the same prefix reuse it.
+2. The rest of the prompt (videos, state sentence) and the fixed assistant text are fed in one
+   prefill each, never generated token by token:
+   - fast thinking forced: the fixed think block and the answer lead-in are part of the prefill;
+   - auto: the text shared by both official first sentences ("<think>", "This is a") is
+     prefilled, the model's next-token probabilities pick fast or slow (restricted to the two
+     sentences' next tokens), the reasoning policy may overrule slow for the latency budget,
+     and the rest of the chosen sentence is prefilled;
+   - slow thinking: reasoning is generated (full vocabulary) until "</think>" or the token
+     limit, then the answer lead-in is prefilled.
+3. Exactly ``horizon`` action tokens are generated with the logits computed only for the action
+   tokens (rows of the LM head), greedy by default, or sampled with a seeded generator.
+All phases share one KV cache. "official" decoding instead calls ``generate`` on the whole
+prompt with the official sampling settings and no constraint, for comparison.
+"""
+
+from dataclasses import dataclass, field
+import math
+from pathlib import Path
+import time
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from autovla_planner.action_codebook import ActionCodebook
+from autovla_planner.confidence import confidence, Uncertainty
+from autovla_planner.model_files import (
+    action_token,
+    CHAT_TEMPLATE_FILE,
+    check_model_dir,
+    ModelLoadError,
+    resolve_model_dir,
+)
+from autovla_planner.observation import Observation, select_cameras
+from autovla_planner.prompt import (
+    build_messages,
+    encode_prompt,
+    PromptInputs,
+    PromptTemplate,
+    render_chat,
+)
+from autovla_planner.reasoning_policy import FAST, ReasoningPolicy, SLOW
+from autovla_planner.trajectory import fast_explanation
+from autovla_planner.vision_input import PatchGeometry
+
+THINK_CLOSE = '</think>'
+
+
+class InferenceTimeoutError(RuntimeError):
+    """A plan did not finish before its deadline."""
+
+
+class InvalidObservationError(ValueError):
+    """The observation cannot be turned into the model's prompt (camera missing...)."""
+
+
+@dataclass
+class DecodingSettings:
+    """How plans are decoded (node parameters of the same names)."""
+
+    decoding: str = 'constrained'          # constrained / official
+    reasoning_mode: str = 'auto'           # auto / fast / slow
+    latency_budget_s: float = 0.0          # 0 = unlimited
+    max_reasoning_tokens: int = 512
+    expected_reasoning_tokens: float = 300.0
+    sampling: bool = False                 # false = greedy
+    temperature: float = 0.8
+    top_k: int = 20
+    top_p: float = 0.2
+    seed: int = 0
+    confidence_samples: int = 0
+    official_max_new_tokens: int = 0       # 0 = up to the official max_length
+
+
+@dataclass
+class Plan:
+    """One decision of the planner."""
+
+    action_indices: np.ndarray            # (H,) codebook indices
+    poses: np.ndarray                     # (H, 3) x, y, yaw after each 0.5 s
+    mode: str                             # fast / slow
+    mode_reason: str
+    reasoning: str                        # think block text in slow mode, else ''
+    explanation: str
+    confidence: float
+    uncertainty: Uncertainty
+    generated_tokens: int                 # tokens produced one forward pass at a time
+    output_text: str
+    latencies_ms: Dict[str, float] = field(default_factory=dict)
+
+
+def pick_device(device: str) -> str:
+    """Resolve auto/cuda/cpu to a torch device name."""
+    import torch
+
+    if device == 'auto':
+        return 'cuda' if torch.cuda.is_available() else 'cpu'
+    if device == 'cuda' and not torch.cuda.is_available():
+        raise ModelLoadError('device cuda requested but torch sees no CUDA device')
+    return device
+
+
+def pick_dtype(dtype: str, device: str):
+    """Resolve auto/float32/bfloat16/float16 (auto: bfloat16 on CUDA, float32 on CPU)."""
+    import torch
+
+    if dtype == 'auto':
+        return torch.bfloat16 if device.startswith('cuda') else torch.float32
+    return {'float32': torch.float32, 'bfloat16': torch.bfloat16,
+            'float16': torch.float16}[dtype]
+
+
+def sample_index(logits, settings: DecodingSettings, generator) -> int:
+    """Argmax, or a seeded sample after temperature, top-k and top-p (in that order)."""
+    import torch
+
+    if not settings.sampling:
+        return int(torch.argmax(logits))
+    scores = logits.float() / max(settings.temperature, 1e-5)
+    if 0 < settings.top_k < scores.numel():
+        threshold = torch.topk(scores, settings.top_k).values[-1]
+        scores = scores.masked_fill(scores < threshold, -math.inf)
+    if settings.top_p < 1.0:
+        ordered, order = torch.sort(scores, descending=True)
+        cumulative = torch.softmax(ordered, dim=-1).cumsum(dim=-1)
+        drop = cumulative - torch.softmax(ordered, dim=-1) >= settings.top_p  # keep the first
+        scores[order[drop]] = -math.inf
+    probabilities = torch.softmax(scores, dim=-1)
+    return int(torch.multinomial(probabilities, 1, generator=generator))
+
+
+class PlannerRuntime:
+    """Loads a model directory and turns observations into plans."""
+
+    def __init__(self, model_path: str = '', device: str = 'auto', dtype: str = 'auto',
+                 settings: Optional[DecodingSettings] = None):
+        self.settings = settings or DecodingSettings()
+        self.policy = ReasoningPolicy(self.settings.reasoning_mode,
+                                      self.settings.latency_budget_s,
+                                      self.settings.expected_reasoning_tokens)
+        try:
+            self.model_dir = resolve_model_dir(model_path)
+            self.descriptor = check_model_dir(self.model_dir)
+            self._load(pick_device(device), dtype)
+        except ModelLoadError:
+            raise
+        except Exception as error:  # noqa: BLE001 - any loader failure becomes one message
+            source = model_path or 'the bundled default'
+            raise ModelLoadError(f'cannot load the model from {source}: '
+                                 f'{type(error).__name__}: {error}') from error
+        self.model_id = self.descriptor.model_id
+        self._prefix_ids: Tuple[int, ...] = ()
+        self._cache = None
+
+    def _load(self, device: str, dtype: str) -> None:
+        import torch
+        from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
+
+        directory, descriptor = Path(self.model_dir), self.descriptor
+        self.device = device
+        self.template = PromptTemplate.load(directory / descriptor.prompt_template)
+        self.chat_template = (directory / CHAT_TEMPLATE_FILE).read_text(encoding='utf-8')
+        self.codebook = ActionCodebook.load(directory / descriptor.codebook)
+        self.tokenizer = AutoTokenizer.from_pretrained(directory)
+        self.model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
+            directory, dtype=pick_dtype(dtype, device)).to(device).eval()
+        first, count = descriptor.first_action_id, self.codebook.size
+        ids = self.tokenizer.convert_tokens_to_ids([action_token(0), action_token(count - 1)])
+        if ids != [first, first + count - 1]:
+            raise ModelLoadError(f'{directory}: tokenizer has <action_0>/<action_{count - 1}> '
+                                 f'at {ids}, the descriptor says they start at {first}')
+        head = self.model.lm_head.weight
+        if head.shape[0] < first + count:
+            raise ModelLoadError(f'{directory}: model vocabulary {head.shape[0]} cannot hold '
+                                 f'{count} action tokens from id {first}')
+        self.action_head = head[first:first + count].detach()
+        vision = self.model.config.vision_config
+        self.geometry = PatchGeometry(vision.patch_size, vision.temporal_patch_size,
+                                      vision.spatial_merge_size)
+        self.fast_ids = self._encode(self.template.fast_thinking)
+        self.slow_ids = self._encode(self.template.slow_thinking_start)
+        shared = 0
+        while self.fast_ids[shared] == self.slow_ids[shared]:
+            shared += 1
+        self.shared_ids = self.fast_ids[:shared]
+        self.eos_id = self.tokenizer.convert_tokens_to_ids('<|im_end|>')
+        self._torch = torch
+
+    def _encode(self, text: str) -> List[int]:
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    # -- prompt -------------------------------------------------------------------------
+
+    def prompt_text(self, observation: Observation) -> str:
+        """Return the chat-formatted prompt of an observation (placeholders not expanded)."""
+        messages = build_messages(self.template, observation, self.descriptor.system_prompt)
+        return render_chat(self.chat_template, messages)
+
+    def prepare(self, observation: Observation) -> Tuple[Observation, PromptInputs]:
+        """Select and pad the cameras the model expects, then build its inputs."""
+        descriptor = self.descriptor
+        try:
+            observation = Observation(
+                select_cameras(observation.cameras, descriptor.cameras,
+                               descriptor.frames_per_camera),
+                observation.speed, observation.acceleration, observation.command)
+            inputs = encode_prompt(self.prompt_text(observation), observation, self.tokenizer,
+                                   self.geometry, descriptor.min_pixels, descriptor.max_pixels,
+                                   descriptor.frame_rate_hz)
+        except ValueError as error:
+            raise InvalidObservationError(str(error)) from None
+        return observation, inputs
+
+    # -- model calls --------------------------------------------------------------------
+
+    def _rope_positions(self, inputs: PromptInputs):
+        torch = self._torch
+        positions, delta = self.model.model.get_rope_index(
+            torch.as_tensor(inputs.input_ids)[None],
+            mm_token_type_ids=torch.as_tensor(inputs.token_types)[None],
+            video_grid_thw=torch.as_tensor(inputs.video_grid_thw),
+            second_per_grid_ts=torch.as_tensor(inputs.seconds_per_grid))
+        return positions.to(self.device), int(delta.reshape(-1)[0])
+
+    def _forward(self, ids, positions, **vision):
+        """Run new tokens through the model with the shared cache; return the last hidden."""
+        torch = self._torch
+        output = self.model.model(
+            input_ids=torch.as_tensor(ids, device=self.device).reshape(1, -1),
+            position_ids=positions, past_key_values=self._cache, use_cache=True, **vision)
+        return output.last_hidden_state[0, -1]
+
+    def _truncate(self, length: int) -> None:
+        """Drop cached tokens after the first ``length``."""
+        extra = self._cache.get_seq_length() - length
+        if extra > 0:
+            self._cache.crop(-extra)
+
+    def _continue(self, ids: List[int], delta: int):
+        """Feed text tokens after the prompt; positions continue from the cache length."""
+        torch = self._torch
+        start = self._cache.get_seq_length()
+        positions = (torch.arange(start, start + len(ids), device=self.device) + delta)
+        return self._forward(ids, positions.view(1, 1, -1).expand(3, 1, -1))
+
+    def _prefill_prompt(self, inputs: PromptInputs, extra_ids: List[int]):
+        """Prefill prompt + ``extra_ids`` reusing the cached prefix; return (hidden, delta)."""
+        from transformers.cache_utils import DynamicCache
+
+        torch = self._torch
+        positions, delta = self._rope_positions(inputs)
+        prefix = inputs.prefix_length
+        prefix_ids = tuple(int(i) for i in inputs.input_ids[:prefix])
+        if self._cache is None or prefix_ids != self._prefix_ids:
+            self._cache = DynamicCache(config=self.model.config)
+            self._forward(list(prefix_ids), positions[:, :, :prefix])
+            self._prefix_ids = prefix_ids
+        else:
+            self._truncate(prefix)
+        vision = {
+            'pixel_values_videos': torch.as_tensor(inputs.pixel_values_videos).to(
+                self.device, self.model.dtype),
+            'video_grid_thw': torch.as_tensor(inputs.video_grid_thw, device=self.device)}
+        length = len(inputs.input_ids)
+        extra_positions = (torch.arange(length, length + len(extra_ids), device=self.device)
+                           + delta).view(1, 1, -1).expand(3, 1, -1)
+        hidden = self._forward(list(inputs.input_ids[prefix:]) + list(extra_ids),
+                               torch.cat([positions[:, :, prefix:], extra_positions], dim=2),
+                               **vision)
+        return hidden, delta
+
+    # -- planning -----------------------------------------------------------------------
+
+    def plan(self, observation: Observation, deadline: Optional[float] = None) -> Plan:
+        """Plan from one observation; raise InferenceTimeoutError past ``deadline`` (monotonic)."""
+        with self._torch.inference_mode():
+            if self.settings.decoding == 'official':
+                return self._plan_official(observation, deadline)
+            try:
+                return self._plan_constrained(observation, deadline)
+            finally:
+                if self._cache is not None:
+                    self._truncate(len(self._prefix_ids))
+
+    def _check(self, deadline: Optional[float]) -> None:
+        if deadline is not None and time.monotonic() > deadline:
+            raise InferenceTimeoutError('plan exceeded its deadline')
+
+    def _plan_constrained(self, observation: Observation, deadline: Optional[float]) -> Plan:
+        torch = self._torch
+        started = time.perf_counter()
+        latencies = {}
+        observation, inputs = self.prepare(observation)
+        latencies['preprocess'] = 1000 * (time.perf_counter() - started)
+        self._check(deadline)
+        generator = torch.Generator(device=self.device).manual_seed(self.settings.seed)
+        forced = self.policy.forced()
+        tick = time.perf_counter()
+        if forced is not None and forced[0] == FAST:
+            hidden, delta = self._prefill_prompt(inputs, self.fast_ids)
+            mode, reason = forced
+        else:
+            hidden, delta = self._prefill_prompt(inputs, self.shared_ids)
+            if forced is not None:
+                mode, reason = forced
+            else:
+                mode, reason = self._choose_mode(hidden, time.perf_counter() - started)
+            branch = self.fast_ids if mode == FAST else self.slow_ids
+            hidden = self._continue(branch[len(self.shared_ids):], delta)
+        latencies['prefill'] = 1000 * (time.perf_counter() - tick)
+        generated = 0
+        reasoning = ''
+        reasoning_token_s = reasoning_tokens = None
+        if mode == SLOW:
+            tick = time.perf_counter()
+            limit = self.policy.reasoning_token_limit(time.perf_counter() - started,
+                                                      self.descriptor.horizon,
+                                                      self.settings.max_reasoning_tokens)
+            hidden, reasoning, reasoning_tokens = self._reason(hidden, delta, limit, generator,
+                                                               deadline)
+            generated += reasoning_tokens
+            seconds = time.perf_counter() - tick
+            latencies['reasoning'] = 1000 * seconds
+            reasoning_token_s = seconds / reasoning_tokens if reasoning_tokens else None
+        answer_start = self._cache.get_seq_length()
+        tick = time.perf_counter()
+        indices, log_probs, entropies = self._decode_actions(hidden, delta, generator, deadline)
+        seconds = time.perf_counter() - tick
+        latencies['decode'] = 1000 * seconds
+        generated += len(indices)
+        self.policy.record(seconds / len(indices), reasoning_token_s, reasoning_tokens)
+        poses = self.codebook.decode(indices)
+        spread, samples = self._sample_spread(hidden, answer_start, delta, poses, deadline)
+        uncertainty = Uncertainty(float(np.mean(log_probs)), float(np.min(log_probs)),
+                                  float(np.mean(entropies)), samples, spread)
+        text = self._assistant_text(mode, reasoning, indices)
+        latencies['total'] = 1000 * (time.perf_counter() - started)
+        return self._finish(indices, poses, mode, reason, reasoning, uncertainty, generated,
+                            text, observation.speed, latencies)
+
+    def _choose_mode(self, hidden, elapsed_s: float) -> Tuple[str, str]:
+        """Let the model pick one of the two official first sentences, then apply the budget."""
+        torch = self._torch
+        shared = len(self.shared_ids)
+        logits = self.model.lm_head(hidden).float()
+        probabilities = torch.softmax(logits, dim=-1)
+        p_fast = float(probabilities[self.fast_ids[shared]])
+        p_slow = float(probabilities[self.slow_ids[shared]])
+        choice = SLOW if p_slow > p_fast else FAST
+        return self.policy.decide(choice, f'p_fast={p_fast:.3g}, p_slow={p_slow:.3g}',
+                                  elapsed_s, self.descriptor.horizon)
+
+    def _reason(self, hidden, delta: int, limit: int, generator,
+                deadline: Optional[float]) -> Tuple[object, str, int]:
+        """Generate reasoning until </think> or ``limit`` tokens; prefill the answer lead-in."""
+        tokens: List[int] = []
+        text = ''
+        while len(tokens) < limit:
+            self._check(deadline)
+            token = sample_index(self.model.lm_head(hidden), self.settings, generator)
+            tokens.append(token)
+            hidden = self._continue([token], delta)
+            text = self.tokenizer.decode(tokens)
+            if token == self.eos_id or THINK_CLOSE in text:
+                break
+        closing = self.template.think_end + self.template.answer_lead_in
+        if THINK_CLOSE in text:
+            reasoning, tail = text.split(THINK_CLOSE, 1)
+            expected = closing[len(THINK_CLOSE):]
+            remainder = expected[len(tail):] if expected.startswith(tail) else expected
+        else:
+            reasoning = text
+            remainder = ('' if text.endswith('\n') else '\n') + closing
+        hidden = self._continue(self._encode(remainder), delta)
+        return hidden, (self.template.slow_sentence + reasoning).strip(), len(tokens)
+
+    def _decode_actions(self, hidden, delta: int, generator, deadline: Optional[float],
+                        sampling: Optional[bool] = None):
+        """Generate exactly ``horizon`` action tokens with logits over action tokens only."""
+        torch = self._torch
+        settings = self.settings
+        if sampling is not None and sampling != settings.sampling:
+            settings = DecodingSettings(**{**settings.__dict__, 'sampling': sampling})
+        indices, log_probs, entropies = [], [], []
+        for step in range(self.descriptor.horizon):
+            self._check(deadline)
+            logits = (hidden.to(self.action_head.dtype) @ self.action_head.T).float()
+            index = sample_index(logits, settings, generator)
+            log_softmax = torch.log_softmax(logits, dim=-1)
+            indices.append(index)
+            log_probs.append(float(log_softmax[index]))
+            entropies.append(float(-(log_softmax.exp() * log_softmax).sum()))
+            if step + 1 < self.descriptor.horizon:
+                hidden = self._continue([self.descriptor.first_action_id + index], delta)
+        return np.asarray(indices, dtype=np.int64), log_probs, entropies
+
+    def _sample_spread(self, hidden, answer_start: int, delta: int, poses: np.ndarray,
+                       deadline: Optional[float]) -> Tuple[float, int]:
+        """Mean final-point distance of sampled plans from ``poses`` (NaN, 0 when disabled)."""
+        count = self.settings.confidence_samples
+        if count <= 0:
+            return math.nan, 0
+        generator = self._torch.Generator(device=self.device).manual_seed(
+            self.settings.seed + 1)
+        distances = []
+        for _ in range(count):
+            self._truncate(answer_start)
+            indices, _, _ = self._decode_actions(hidden, delta, generator, deadline,
+                                                 sampling=True)
+            final = self.codebook.decode(indices)[-1, :2]
+            distances.append(float(np.linalg.norm(final - poses[-1, :2])))
+        return float(np.mean(distances)), count
+
+    def _assistant_text(self, mode: str, reasoning: str, indices: np.ndarray) -> str:
+        template = self.template
+        actions = ''.join(action_token(int(i)) for i in indices)
+        think = template.fast_sentence if mode == FAST else reasoning + '\n'
+        return (template.think_start + think + template.think_end + template.answer_lead_in
+                + actions + template.answer_end)
+
+    def _finish(self, indices, poses, mode, reason, reasoning, uncertainty, generated, text,
+                speed, latencies) -> Plan:
+        explanation = (f'Slow thinking: {reasoning}' if mode == SLOW and reasoning
+                       else fast_explanation(poses, speed))
+        return Plan(np.asarray(indices, dtype=np.int64), poses, mode, reason, reasoning,
+                    explanation, confidence(uncertainty, self.codebook.size), uncertainty,
+                    generated, text, latencies)
+
+    # -- official-style decoding ---------------------------------------------------------
+
+    def official_inputs(self, inputs: PromptInputs) -> dict:
+        """Keyword arguments of ``generate`` for a prompt (the processor's output layout)."""
+        torch = self._torch
+        return {
+            'input_ids': torch.as_tensor(inputs.input_ids, device=self.device)[None],
+            'attention_mask': torch.ones(1, len(inputs.input_ids), dtype=torch.long,
+                                         device=self.device),
+            'mm_token_type_ids': torch.as_tensor(inputs.token_types, device=self.device)[None],
+            'pixel_values_videos': torch.as_tensor(inputs.pixel_values_videos).to(
+                self.device, self.model.dtype),
+            'video_grid_thw': torch.as_tensor(inputs.video_grid_thw, device=self.device),
+            'second_per_grid_ts': torch.as_tensor(inputs.seconds_per_grid, device=self.device),
+        }
+
+    def _plan_official(self, observation: Observation, deadline: Optional[float]) -> Plan:
+        torch = self._torch
+        started = time.perf_counter()
+        observation, inputs = self.prepare(observation)
+        latencies = {'preprocess': 1000 * (time.perf_counter() - started)}
+        self._check(deadline)
+        sampling = self.template.official_sampling
+        max_new = self.settings.official_max_new_tokens or max(
+            1, int(sampling['max_length']) - len(inputs.input_ids))
+        torch.manual_seed(self.settings.seed)
+        tick = time.perf_counter()
+        output = self.model.generate(
+            **self.official_inputs(inputs), do_sample=True,
+            temperature=float(sampling['temperature']), top_k=int(sampling['top_k']),
+            top_p=float(sampling['top_p']), max_new_tokens=max_new, output_logits=True,
+            return_dict_in_generate=True)
+        latencies['generate'] = 1000 * (time.perf_counter() - tick)
+        self._check(deadline)
+        generated = output.sequences[0, len(inputs.input_ids):].tolist()
+        first, count = self.descriptor.first_action_id, self.codebook.size
+        positions = [i for i, token in enumerate(generated) if first <= token < first + count]
+        positions = positions[:self.descriptor.horizon]
+        indices = [generated[i] - first for i in positions]
+        indices += [-1] * (self.descriptor.horizon - len(indices))  # missing -> still token
+        indices = self.codebook.sanitize(indices)
+        if positions:
+            log_probs, entropies = [], []
+            for i in positions:
+                log_softmax = torch.log_softmax(output.logits[i][0, first:first + count].float(),
+                                                dim=-1)
+                log_probs.append(float(log_softmax[generated[i] - first]))
+                entropies.append(float(-(log_softmax.exp() * log_softmax).sum()))
+            uncertainty = Uncertainty(float(np.mean(log_probs)), float(np.min(log_probs)),
+                                      float(np.mean(entropies)))
+        else:
+            uncertainty = Uncertainty(-math.inf, -math.inf, math.log(count))
+        text = self.tokenizer.decode(generated)
+        mode = SLOW if self.template.slow_marker in text.lower() else FAST
+        reasoning = ''
+        if mode == SLOW:
+            reasoning = text.split(self.template.think_start, 1)[-1].split(THINK_CLOSE, 1)[0]
+        poses = self.codebook.decode(indices)
+        latencies['total'] = 1000 * (time.perf_counter() - started)
+        return self._finish(indices, poses, mode, f'official decoding: model wrote {mode} '
+                            'thinking', reasoning.strip(), uncertainty, len(generated), text,
+                            observation.speed, latencies)
