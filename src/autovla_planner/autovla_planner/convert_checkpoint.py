@@ -18,13 +18,12 @@ from pathlib import Path
 import shutil
 from typing import Dict, List, Optional
 
-from autovla_planner.action_codebook import ActionCodebook
+from autovla_planner.action_codebook import ActionCodebook, default_codebook_path
 from autovla_planner.model_files import (
     add_action_tokens,
     CHAT_TEMPLATE_FILE,
     ModelLoadError,
     NUM_ACTION_TOKENS,
-    PACKAGE_CODEBOOK,
     RuntimeDescriptor,
 )
 from autovla_planner.prompt import DEFAULT_CHAT_TEMPLATE, DEFAULT_TEMPLATE
@@ -95,7 +94,7 @@ def convert(checkpoint: Path, base: Path, out_dir: Path, codebook_path: Optional
     import torch
     from transformers import AutoTokenizer, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
-    codebook_path = codebook_path or PACKAGE_CODEBOOK
+    codebook_path = codebook_path or default_codebook_path()
     if not codebook_path.is_file():
         raise ModelLoadError(f'codebook {codebook_path} not found: pass --codebook')
     codebook = ActionCodebook.load(codebook_path)

@@ -12,17 +12,15 @@ deterministically from data/tiny_model.yaml into a cache directory on first use.
 from dataclasses import asdict, dataclass, field
 import hashlib
 import json
-import math
 import os
 from pathlib import Path
 import shutil
 import tempfile
 from typing import Optional, Tuple
 
-import numpy as np
 import yaml
 
-from autovla_planner.action_codebook import ActionCodebook, box_corners, SEGMENT_SECONDS
+from autovla_planner.action_codebook import ActionCodebook, default_codebook_path
 from autovla_planner.prompt import DATA_DIR, DEFAULT_CHAT_TEMPLATE, DEFAULT_TEMPLATE
 
 DESCRIPTOR_FILE = 'autovla_runtime.yaml'
@@ -30,7 +28,6 @@ CODEBOOK_FILE = 'action_codebook.npy'
 CHAT_TEMPLATE_FILE = 'chat_template.jinja'
 PROMPT_TEMPLATE_FILE = 'autovla_prompt.yaml'
 TINY_CONFIG = DATA_DIR / 'tiny_model.yaml'
-PACKAGE_CODEBOOK = DATA_DIR / 'default_codebook.npy'   # the K-disk codebook, when shipped
 NUM_ACTION_TOKENS = 2048
 FIRST_ACTION_ID = 151665   # right after Qwen2.5-VL's last special token <|file_sep|> (151664)
 # Qwen2.5-VL special token ids (identical in every Qwen2-family tokenizer).
@@ -124,32 +121,6 @@ def offline_qwen_tokenizer():
     return tokenizer
 
 
-def motion_grid_codebook(count: int = NUM_ACTION_TOKENS, substeps: int = 6) -> np.ndarray:
-    """Build a stand-in codebook: constant speed x yaw-rate arcs over 0.5 s, token 0 still.
-
-    Used by the tiny model when the package has no K-disk codebook (data/default_codebook.npy).
-    Speeds 0..(rows-1) * 0.5 m/s and yaw rates spread over +-0.6 rad/s.
-    """
-    yaw_rates = np.linspace(-0.6, 0.6, 32)
-    rows = math.ceil(count / len(yaw_rates))
-    tokens = []
-    for speed_index in range(rows):
-        for yaw_rate in yaw_rates:
-            speed = 0.5 * speed_index
-            fractions = np.linspace(1.0 / substeps, 1.0, substeps) * SEGMENT_SECONDS
-            steps = []
-            for t in fractions:
-                dyaw = yaw_rate * t
-                if abs(yaw_rate) < 1e-9:
-                    x, y = speed * t, 0.0
-                else:
-                    radius = speed / yaw_rate
-                    x, y = radius * math.sin(dyaw), radius * (1.0 - math.cos(dyaw))
-                steps.append(box_corners(x, y, dyaw if speed > 0 else 0.0))
-            tokens.append(np.stack(steps))
-    return np.stack(tokens[:count]).astype(np.float32)
-
-
 def write_model_dir(directory: Path, model, tokenizer, descriptor: RuntimeDescriptor,
                     codebook: ActionCodebook, chat_template: str,
                     prompt_template: Path = DEFAULT_TEMPLATE,
@@ -186,10 +157,8 @@ def build_tiny_model(directory: Path, config_path: Path = TINY_CONFIG) -> Runtim
     model = Qwen2_5_VLForConditionalGeneration(tiny_model_config(document)).eval()
     tokenizer = offline_qwen_tokenizer()
     add_action_tokens(tokenizer)
-    if PACKAGE_CODEBOOK.exists():
-        codebook, codebook_source = ActionCodebook.load(PACKAGE_CODEBOOK), PACKAGE_CODEBOOK.name
-    else:
-        codebook, codebook_source = ActionCodebook(motion_grid_codebook()), 'motion grid'
+    codebook_path = default_codebook_path()
+    codebook, codebook_source = ActionCodebook.load(codebook_path), codebook_path.name
     descriptor = RuntimeDescriptor(
         model_id=document['model_id'], min_pixels=int(document['min_pixels']),
         max_pixels=int(document['max_pixels']),
@@ -209,8 +178,8 @@ def cache_root() -> Path:
 def default_model_dir() -> Path:
     """Return the bundled tiny model's directory, generated on first use (atomically)."""
     digest = hashlib.sha256(TINY_CONFIG.read_bytes())
-    for path in (DEFAULT_TEMPLATE, DEFAULT_CHAT_TEMPLATE, PACKAGE_CODEBOOK):
-        digest.update(path.read_bytes() if path.exists() else b'-')
+    for path in (DEFAULT_TEMPLATE, DEFAULT_CHAT_TEMPLATE, default_codebook_path()):
+        digest.update(path.read_bytes())
     target = cache_root() / f'tiny-random-untrained-{digest.hexdigest()[:12]}'
     if (target / DESCRIPTOR_FILE).exists():
         return target
