@@ -1,6 +1,6 @@
 """Camera rig description (config/rigs/*.yaml): the one loader every package uses."""
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 import math
 from pathlib import Path
 from typing import List, Tuple
@@ -24,6 +24,13 @@ class CameraSpec:
     intrinsics: Tuple[float, float, float, float]   # fx, fy, cx, cy (px)
     translation: Tuple[float, float, float]         # m, optical origin in base_link
     rotation_xyzw: Tuple[float, float, float, float]  # optical frame -> base_link
+
+    def resized(self, width: int, height: int) -> 'CameraSpec':
+        """Return this camera for images of ``width`` x ``height`` showing the same view."""
+        fx, fy, cx, cy = self.intrinsics
+        sx, sy = width / self.width, height / self.height
+        return replace(self, width=width, height=height,
+                       intrinsics=(fx * sx, fy * sy, cx * sx, cy * sy))
 
     @property
     def camera_matrix(self) -> np.ndarray:
@@ -70,6 +77,19 @@ class CameraRig:
     def names(self) -> List[str]:
         """Camera names in rig order."""
         return [camera.name for camera in self.cameras]
+
+    def resized(self, width: int, height: int) -> 'CameraRig':
+        """Return the rig with every camera resized to ``width`` x ``height``."""
+        return replace(self, cameras=tuple(c.resized(width, height) for c in self.cameras))
+
+
+def save_rig(rig: CameraRig, path: Path, comment: str = '') -> None:
+    """Write ``rig`` as a rig YAML that ``load_rig`` reads back unchanged."""
+    cameras = [{key: list(value) if isinstance(value, tuple) else value
+                for key, value in asdict(camera).items()} for camera in rig.cameras]
+    header = ''.join(f'# {line}\n' for line in comment.splitlines())
+    Path(path).write_text(header + yaml.safe_dump({'rig_name': rig.name, 'cameras': cameras},
+                                                  sort_keys=False), encoding='utf-8')
 
 
 def _floats(entry: dict, key: str, count: int, where: str) -> Tuple[float, ...]:

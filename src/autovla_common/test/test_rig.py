@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from autovla_common.rig import load_rig
+from autovla_common.rig import load_rig, save_rig
 import numpy as np
 import pytest
 
@@ -42,3 +42,23 @@ def test_bad_rig_is_rejected_with_the_field_named(tmp_path):
         '[0, 0, 0, 1]', '[0, 0, 0, 2]'))
     with pytest.raises(ValueError, match='not a unit quaternion'):
         load_rig(path)
+
+
+def test_resized_rig_scales_intrinsics_and_keeps_the_view(tmp_path):
+    rig = load_rig(RIG)
+    half = rig.resized(800, 450)
+    front, small = rig.camera('CAM_FRONT'), half.camera('CAM_FRONT')
+    assert (small.width, small.height) == (800, 450)
+    np.testing.assert_allclose(small.intrinsics, np.array(front.intrinsics) / 2.0)
+    assert small.rotation_xyzw == front.rotation_xyzw
+    # Same 3D point, half the pixel coordinates.
+    point = np.array([[15.0, 2.0, 1.0]])
+    np.testing.assert_allclose(small.project(point)[0], front.project(point)[0] / 2.0)
+
+
+def test_saved_rig_loads_back_identical(tmp_path):
+    rig = load_rig(RIG).resized(640, 360)
+    save_rig(rig, tmp_path / 'rig.yaml', 'made by a test\nsecond line')
+    text = (tmp_path / 'rig.yaml').read_text()
+    assert text.startswith('# made by a test\n# second line\n')
+    assert load_rig(tmp_path / 'rig.yaml') == rig

@@ -53,10 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def start_stack(args: argparse.Namespace, log_path: Path) -> subprocess.Popen:
+def start_stack(args: argparse.Namespace, rig_file: Path, log_path: Path) -> subprocess.Popen:
     """Start the three nodes through the bring-up command; their output goes to log_path."""
     command = [executable('autovla_bringup', 'autovla_bringup'), '--use-sim-time',
-               '--namespace', NAMESPACE, '--device', args.device]
+               '--namespace', NAMESPACE, '--device', args.device, '--rig-file', str(rig_file)]
     if args.model_path:
         command += ['--model-path', args.model_path]
     say(f'starting the stack: {" ".join(command)} (log: {log_path})')
@@ -96,7 +96,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     say(f'{len(scenarios["scenarios"])} scenarios ready ({time.monotonic() - started:.0f} s); '
         f'ROS_DOMAIN_ID={domain}')
 
-    stack = start_stack(args, out / 'stack.log')
+    stack = start_stack(args, scenario_dir / scenarios['rig'], out / 'stack.log')
     try:
         config = LockstepConfig(namespace=NAMESPACE, frame_timeout=args.frame_timeout)
         results = run_suite(scenario_dir, run_dir, config, names, log=lambda m: say(m))

@@ -21,7 +21,7 @@ import shutil
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from autovla_common.rig import CameraRig, load_rig
+from autovla_common.rig import CameraRig, load_rig, save_rig
 import cv2
 import numpy as np
 from rosbags.rosbag2 import Writer
@@ -29,7 +29,7 @@ from rosbags.rosbag2 import Writer
 from autovla_scenarios import messages
 from autovla_scenarios.catalogue import CATALOGUE, make_scenario
 from autovla_scenarios.geometry import to_frame
-from autovla_scenarios.render import Box, Renderer, scaled_intrinsics, scene_ground
+from autovla_scenarios.render import Box, Renderer, scene_ground
 from autovla_scenarios.typestore import BAG_VERSION, STORAGE_PLUGINS, typestore
 from autovla_scenarios.world import Scenario, simulate_expert
 
@@ -45,6 +45,8 @@ TURN_LEFT, KEEP_FORWARD, TURN_RIGHT, SOURCE_TOPIC = 1, 2, 3, 1
 # nuScenes-style command: lateral offset of the expert 3 s ahead beyond this means a turn.
 COMMAND_LATERAL_M = 2.0
 COMMAND_LOOKAHEAD_S = 3.0
+
+RIG_FILE = 'rig.yaml'   # the rig at the rendered resolution, beside index.json
 
 
 def image_topic(camera: str) -> str:
@@ -206,13 +208,14 @@ def generate_scenario(name: str, bag_path: Path, config: GenerationConfig = Gene
                     raise RuntimeError(f'JPEG encoding failed for {camera.name}')
                 sink.write(stamp, info_topic(camera.name), messages.camera_info(
                     stamp, frame_id, config.width, config.height,
-                    scaled_intrinsics(camera, config.width, config.height)))
+                    camera.resized(config.width, config.height).intrinsics))
                 sink.write(stamp, image_topic(camera.name),
                            messages.compressed_image(stamp, frame_id, jpeg.tobytes()))
-            if progress:
-                progress(f'{name}: frame {k + 1}/{frame_count}')
         for stamp, _, topic, message in pending:
             sink.write(stamp, topic, message)
+    if progress:
+        progress(f'{name}: {frame_count} frames x {len(rig.cameras)} cameras '
+                 f'in {time.monotonic() - started:.1f} s')
     return {
         'name': name, 'description': scenario.description, 'bag': bag_path.name,
         'seed': config.seed, 'frames': frame_count, 'camera_rate_hz': config.camera_rate,
@@ -225,11 +228,18 @@ def generate_scenario(name: str, bag_path: Path, config: GenerationConfig = Gene
 def generate_set(out_dir: Path, names: Sequence[str] = tuple(CATALOGUE),
                  config: GenerationConfig = GenerationConfig(),
                  progress: Optional[Callable[[str], None]] = None) -> Dict[str, object]:
-    """Generate ``names`` into ``out_dir/<name>/`` and write ``out_dir/index.json``."""
+    """Generate ``names`` into ``out_dir/<name>/``; write ``index.json`` and ``rig.yaml``.
+
+    ``rig.yaml`` is the rig at the rendered resolution: the calibration a perception node
+    needs to consume these bags (``rig_file`` parameter), as any recorded data set ships one.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rig = load_rig(default_rig_path())
+    save_rig(rig.resized(config.width, config.height), out_dir / RIG_FILE,
+             f'{rig.name} rig at {config.width}x{config.height}, written by generate_scenarios')
     entries = [generate_scenario(name, out_dir / name, config, rig, progress) for name in names]
-    index = {'generator': 'autovla_scenarios', 'config': config.__dict__, 'scenarios': entries}
+    index = {'generator': 'autovla_scenarios', 'config': config.__dict__, 'rig': RIG_FILE,
+             'scenarios': entries}
     (out_dir / 'index.json').write_text(json.dumps(index, indent=2) + '\n', encoding='utf-8')
     return index

@@ -51,13 +51,6 @@ class Box:
     bottom: float = 0.0
 
 
-def scaled_intrinsics(camera: CameraSpec, width: int, height: int) -> Tuple[float, ...]:
-    """(fx, fy, cx, cy) of ``camera`` for a ``width`` x ``height`` render of its full view."""
-    fx, fy, cx, cy = camera.intrinsics
-    sx, sy = width / camera.width, height / camera.height
-    return fx * sx, fy * sy, cx * sx, cy * sy
-
-
 def _strip(left: np.ndarray, right: np.ndarray, color) -> List[GroundPolygon]:
     """Quads between two sampled polylines of equal length."""
     return [GroundPolygon(np.array([left[i], left[i + 1], right[i + 1], right[i]]), color)
@@ -151,7 +144,7 @@ class Renderer:
     def __init__(self, rig: CameraRig, width: int, height: int):
         self.rig = rig
         self.width, self.height = width, height
-        self.intrinsics = {camera.name: scaled_intrinsics(camera, width, height)
+        self.intrinsics = {camera.name: camera.resized(width, height).intrinsics
                            for camera in rig.cameras}
 
     def render(self, ego_pose: Tuple[float, float, float], ground: Sequence[GroundPolygon],
