@@ -38,6 +38,7 @@ class PerceptionConfig:
 
     cameras: Tuple[CameraSpec, ...]
     anchor_camera: str
+    planning_rate_hz: float
     sync_tolerance_s: float
     history_length: int
     history_rate_hz: float
@@ -177,7 +178,8 @@ class PerceptionCore:
         self.sync = Synchroniser(
             names, config.anchor_camera, int(config.sync_tolerance_s * 1e9),
             config.history_length, int(1e9 / config.history_rate_hz),
-            int(config.max_wait_s * 1e9), config.late_camera_policy)
+            int(config.max_wait_s * 1e9), config.late_camera_policy,
+            min_spacing_ns=int(1e9 / config.planning_rate_hz))
         self.ego = EgoEstimator(config.acceleration_time_constant_s)
         self.odometry_frame = ''
         self.route: Optional[_Route] = None

@@ -32,8 +32,8 @@ except ImportError:
     TfBuffer = TransformListener = None
 
 PARAMS = (
-    ParamSpec('planning_rate_hz', 'double', 'Rate at which observations are published (Hz).',
-              min=0.1, max=20.0),
+    ParamSpec('planning_rate_hz', 'double', 'Largest observation rate (Hz): consecutive '
+              'observations are at least 1/rate apart in anchor stamp time.', min=0.1, max=20.0),
     ParamSpec('anchor_camera', 'string', 'Camera whose frame stamp anchors each observation.'),
     ParamSpec('rig_file', 'string', 'Camera rig YAML; empty = installed rigs/nuscenes.yaml.'),
     ParamSpec('base_frame', 'string', 'Frame of the observation (route points, extrinsics).'),
@@ -121,7 +121,9 @@ class PerceptionNode(Node):
             self._tf_listener = TransformListener(self.tf_buffer, self)
         self.published = 0
         self._said_warming_up = False
-        self.create_timer(1.0 / p['planning_rate_hz'], self._attempt)
+        self._waiting = False
+        # Assembly is driven by arriving frames (so a replay's simulated clock standing still
+        # can never stall it); this timer only ends the wait for a late camera or odometry.
         self._retry = self.create_timer(RETRY_PERIOD_S, self._attempt, autostart=False)
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
         self.get_logger().info(
@@ -134,9 +136,12 @@ class PerceptionNode(Node):
     def _on_image(self, camera: str, msg) -> None:
         self.core.on_image(camera, conversions.to_ns(msg.header.stamp), self._now_ns(),
                            conversions.encoded_frame(msg))
+        self._attempt()
 
     def _on_odometry(self, msg: Odometry) -> None:
         self.core.on_odometry(conversions.odometry_sample(msg), msg.header.frame_id)
+        if self._waiting:
+            self._attempt()
 
     def _on_route(self, msg: PathMsg) -> None:
         self.core.on_route(conversions.route_points(msg), msg.header.frame_id)
@@ -160,7 +165,8 @@ class PerceptionNode(Node):
 
     def _attempt(self) -> None:
         result = self.core.step(self._now_ns(), self._route_pose)
-        if result.status == 'waiting':
+        self._waiting = result.status == 'waiting'
+        if self._waiting:
             if self._retry.is_canceled():
                 self._retry.reset()
             return

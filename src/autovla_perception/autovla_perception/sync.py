@@ -90,7 +90,7 @@ class Synchroniser:
 
     def __init__(self, cameras: Sequence[str], anchor: str, tolerance_ns: int,
                  history_length: int, history_period_ns: int, max_wait_ns: int,
-                 policy: str):
+                 policy: str, min_spacing_ns: int = 0):
         if anchor not in cameras:
             raise ValueError(f'anchor camera {anchor!r} is not one of {list(cameras)}')
         if policy not in POLICIES:
@@ -105,6 +105,9 @@ class Synchroniser:
         self.history_period_ns = history_period_ns
         self.max_wait_ns = max_wait_ns
         self.policy = policy
+        # Observations are at least this far apart in stamp time (the planning rate). Spacing
+        # by stamps, not by a timer, keeps replays deterministic and never waits on a clock.
+        self.min_spacing_ns = max(0, min_spacing_ns - tolerance_ns)
         # Keep what a history can reach back to, plus the wait for late cameras and a margin.
         self.span_ns = (history_length - 1) * history_period_ns + tolerance_ns \
             + max_wait_ns + 1_000_000_000
@@ -153,8 +156,10 @@ class Synchroniser:
         given up on), so a 'waiting' selection can be retried.
         """
         anchor_buffer = self.buffers[self.anchor]
-        if not anchor_buffer.frames or (self.last_anchor_ns is not None
-                                        and anchor_buffer.newest_stamp_ns <= self.last_anchor_ns):
+        if not anchor_buffer.frames or (
+                self.last_anchor_ns is not None
+                and anchor_buffer.newest_stamp_ns < self.last_anchor_ns + max(
+                    1, self.min_spacing_ns)):
             return Selection('no_new_anchor')
         anchor = anchor_buffer.frames[-1]
         histories = {self.anchor: self.history(self.anchor, anchor.stamp_ns)}

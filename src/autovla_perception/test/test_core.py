@@ -24,7 +24,8 @@ PERIOD = SECOND // 12
 
 def config(**overrides):
     values = dict(
-        cameras=RIG.cameras[:3], anchor_camera='CAM_FRONT', sync_tolerance_s=0.06,
+        cameras=RIG.cameras[:3], anchor_camera='CAM_FRONT', planning_rate_hz=12.0,
+        sync_tolerance_s=0.06,
         history_length=4, history_rate_hz=2.0, max_wait_s=0.1, late_camera_policy='skip',
         min_pixels=109760, max_pixels=109760, max_decode_upscale=1.0, mono16_policy='reject',
         odometry_tolerance_s=0.2, acceleration_time_constant_s=0.3, route_lookahead_m=50.0,

@@ -6,9 +6,9 @@ PERIOD = SECOND // 12   # 12 Hz cameras
 CAMERAS = ['FRONT', 'LEFT', 'BACK']
 
 
-def make(policy='skip', history_length=4, max_wait=0.1):
+def make(policy='skip', history_length=4, max_wait=0.1, min_spacing=0):
     return Synchroniser(CAMERAS, 'FRONT', int(0.06 * SECOND), history_length, SECOND // 2,
-                        int(max_wait * SECOND), policy)
+                        int(max_wait * SECOND), policy, int(min_spacing * SECOND))
 
 
 def feed(sync, seconds, start=0, skip=(), offsets=None):
@@ -102,3 +102,25 @@ def test_tolerance_must_stay_under_half_the_history_period():
         Synchroniser(CAMERAS, 'FRONT', SECOND // 4, 4, SECOND // 2, 0, 'skip')
     with pytest.raises(ValueError):
         Synchroniser(CAMERAS, 'REAR', 1, 4, SECOND // 2, 0, 'skip')
+
+
+def test_observations_are_spaced_by_the_planning_period_in_stamp_time():
+    # 12 Hz cameras, 2 Hz planning: after an observation at anchor t, the next anchor that may
+    # be used is the first at or after t + 0.5 s - tolerance (0.06 s), i.e. 6 frames later.
+    sync = make(min_spacing=0.5)
+    first = feed(sync, 2.0)
+    assert sync.select(first).status == 'ready'
+    sync.consume(first)
+    used = []
+    for n in range(1, 13):
+        stamp = first + n * PERIOD
+        for i, camera in enumerate(CAMERAS):
+            sync.add(camera, stamp + i * 10_000_000, stamp, (camera, n))
+        selection = sync.select(stamp + 2 * 10_000_000)
+        if selection.status == 'ready':
+            used.append(n)
+            sync.consume(selection.anchor_stamp_ns)
+        else:
+            assert selection.status == 'no_new_anchor'
+    # 0.44 s / (1/12 s) = 5.28 -> frame 6 is the first due, then 12.
+    assert used == [6, 12]
