@@ -77,7 +77,7 @@ class Trajectory:
         return float(self.t[-1])
 
     def at_time(self, now: float) -> Tuple[float, float]:
-        """Reference speed and acceleration at ``now`` (held at the ends)."""
+        """Return the reference speed and acceleration at ``now`` (held at the ends)."""
         return (float(np.interp(now, self.t, self.v)), float(np.interp(now, self.t, self.a)))
 
 

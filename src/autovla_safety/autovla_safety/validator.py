@@ -38,7 +38,7 @@ def _worst(values: np.ndarray) -> float:
 
 
 def check_frame(plan: Plan) -> List[Fault]:
-    """Plans must be in base_link (at their input stamp)."""
+    """Check the plan is in base_link (at its input stamp)."""
     if plan.frame_id != PLAN_FRAME:
         return [Fault('frame', f'frame_id {plan.frame_id!r}, expected {PLAN_FRAME!r}')]
     return []
@@ -56,7 +56,7 @@ def check_finite(plan: Plan) -> List[Fault]:
 
 
 def check_point_count(plan: Plan, cfg: ValidatorConfig) -> List[Fault]:
-    """The number of points must be within [min_points, max_points]."""
+    """Check the number of points is within [min_points, max_points]."""
     count = len(plan.t)
     if not cfg.min_points <= count <= cfg.max_points:
         return [Fault('point_count',
@@ -65,7 +65,7 @@ def check_point_count(plan: Plan, cfg: ValidatorConfig) -> List[Fault]:
 
 
 def check_time(plan: Plan, cfg: ValidatorConfig) -> List[Fault]:
-    """Times from start: non-negative, strictly increasing, spaced within the limits."""
+    """Check times from start are non-negative, increasing and spaced within the limits."""
     if plan.t[0] < 0.0:
         return [Fault('time_not_monotonic', f'first point at {plan.t[0]:.3f} s < 0')]
     dt = np.diff(plan.t)
@@ -80,7 +80,7 @@ def check_time(plan: Plan, cfg: ValidatorConfig) -> List[Fault]:
 
 
 def check_speed(plan: Plan, limits: VehicleLimits) -> List[Fault]:
-    """Reported speeds and speeds between points within [0, speed_limit]."""
+    """Check reported speeds and speeds between points are within [0, speed_limit]."""
     faults = []
     step_speed = np.hypot(np.diff(plan.x), np.diff(plan.y)) / np.diff(plan.t)
     fastest = max(float(plan.velocity.max()), float(step_speed.max()))
@@ -141,7 +141,7 @@ def check_lateral(plan: Plan, limits: VehicleLimits) -> List[Fault]:
 
 
 def check_first_point(plan: Plan, ego: Optional[EgoState], cfg: ValidatorConfig) -> List[Fault]:
-    """The first point must be near the ego pose moved at constant speed to its time.
+    """Check the first point is near the ego pose moved at constant speed to its time.
 
     In base_link at the stamp the ego is at the origin heading +x; moving at its odometry
     speed for the first point's time puts it at (speed * t0, 0).
@@ -169,7 +169,7 @@ def check_age(plan: Plan, now: float, cfg: ValidatorConfig) -> List[Fault]:
 
 
 def check_confidence(plan: Plan, cfg: ValidatorConfig) -> List[Fault]:
-    """Confidence must reach the threshold."""
+    """Check the confidence reaches the threshold."""
     if plan.confidence < cfg.min_confidence:
         return [Fault('low_confidence', f'confidence {plan.confidence:.3f} < '
                       f'{cfg.min_confidence}')]
@@ -177,7 +177,7 @@ def check_confidence(plan: Plan, cfg: ValidatorConfig) -> List[Fault]:
 
 
 def check_pose_at_stamp(ego: Optional[EgoState]) -> List[Fault]:
-    """Without the ego pose at the input stamp the plan cannot be placed in odom."""
+    """Check the ego pose at the input stamp is known (needed to place the plan in odom)."""
     if ego is None:
         return [Fault('no_pose_at_stamp', 'no odometry near the plan stamp')]
     return []
@@ -185,7 +185,7 @@ def check_pose_at_stamp(ego: Optional[EgoState]) -> List[Fault]:
 
 def check_route_deviation(plan: Plan, ego: Optional[EgoState], route: Optional[np.ndarray],
                           cfg: ValidatorConfig) -> List[Fault]:
-    """Optional: every plan point within max_route_deviation of the route polyline."""
+    """Check every plan point is near the route polyline (optional)."""
     if cfg.max_route_deviation <= 0.0 or ego is None or route is None:
         return []
     trajectory = plan_to_odom(plan, ego)
