@@ -108,6 +108,11 @@ class Supervisor:
         """Seconds since the last transition."""
         return now - self.since
 
+    def odometry_fresh(self, now: float) -> bool:
+        """Whether odometry arrived within the timeout (closed-loop control allowed)."""
+        return (self._last_odometry_time is not None
+                and now - self._last_odometry_time <= self.cfg.odometry_timeout)
+
     def planner_age(self, now: float) -> float:
         """Now minus the newest plan's input stamp (NaN before the first plan)."""
         return math.nan if self.newest_plan_stamp is None else now - self.newest_plan_stamp
@@ -164,7 +169,7 @@ class Supervisor:
                                 'clear)'))
         if self._last_odometry_time is None:
             faults.append(Fault('odometry_timeout', 'no odometry received yet'))
-        elif now - self._last_odometry_time > self.cfg.odometry_timeout:
+        elif not self.odometry_fresh(now):
             faults.append(Fault('odometry_timeout', f'no odometry for '
                                 f'{now - self._last_odometry_time:.2f} s, limit '
                                 f'{self.cfg.odometry_timeout} s'))
