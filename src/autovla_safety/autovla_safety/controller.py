@@ -12,8 +12,8 @@ ROS-free. ``Tracker`` turns the selected ``Trajectory`` and the latest ``EgoStat
   = feed-forward + PID on the speed error (integral clamped against wind-up).
 - every output is saturated to the vehicle limits: steering angle and rate, acceleration
   and deceleration, jerk (as a rate limit on the acceleration command).
-``Tracker.stop`` is the open-loop minimum-risk stop: the acceleration command ramps to
--deceleration at the jerk limit; steering keeps pursuing the last path while odometry
+``Tracker.stop`` is the open-loop minimum-risk stop: any positive acceleration is dropped
+at once, then the command ramps to -deceleration at the jerk limit; steering keeps pursuing the last path while odometry
 is there and holds otherwise. ``route_trajectory`` makes the fallback's own trajectory
 from the route: the route ahead of the car with a speed profile capped by the fallback
 cap and by the lateral-acceleration limit in curves, reached from a higher current speed at
@@ -95,6 +95,8 @@ class Tracker:
         else:
             steering = self.steering  # no feedback: hold the wheel where it is
         self.reset_speed_control()
+        # Cutting the throttle is always safe: only the braking is jerk-limited.
+        self.acceleration = min(self.acceleration, 0.0)
         accel = self._ramp(-deceleration, jerk, dt)
         return Command(steering, self.vehicle.max_steering_rate, 0.0, accel, jerk)
 

@@ -204,3 +204,10 @@ def test_route_fallback_slows_down_comfortably_from_above_the_cap(config):
     assert math.isclose(trajectory.a[0], -1.0, rel_tol=0.05)
     # 10 -> 3 m/s at 1 m/s^2 takes (100 - 9) / 2 = 45.5 m > the 40 m horizon.
     assert trajectory.v[-1] > config.fallback.speed_cap
+
+
+def test_stop_cuts_a_positive_acceleration_at_once(config):
+    tracker = Tracker(config.vehicle, config.controller)
+    tracker.acceleration = 2.0
+    command = tracker.stop(1.0, 1.0, DT, None, None)
+    assert math.isclose(command.acceleration, -1.0 * DT)
