@@ -13,11 +13,12 @@ ROS-free. ``Tracker`` turns the selected ``Trajectory`` and the latest ``EgoStat
 - every output is saturated to the vehicle limits: steering angle and rate, acceleration
   and deceleration, jerk (as a rate limit on the acceleration command).
 ``Tracker.stop`` is the open-loop minimum-risk stop: any positive acceleration is dropped
-at once, then the command ramps to -deceleration at the jerk limit; steering keeps pursuing the last path while odometry
-is there and holds otherwise. ``route_trajectory`` makes the fallback's own trajectory
-from the route: the route ahead of the car with a speed profile capped by the fallback
-cap and by the lateral-acceleration limit in curves, reached from a higher current speed at
-the comfortable deceleration, and braking to zero at the route's end.
+at once, then the command ramps to -deceleration at the jerk limit; steering keeps pursuing
+the last path while odometry is there and holds otherwise.
+``route_trajectory`` makes the fallback's own trajectory from the route: the route ahead of
+the car with a speed profile capped by the fallback cap and by the lateral-acceleration
+limit in curves, reached from a higher current speed at the comfortable deceleration, and
+braking to zero at the route's end.
 The pose is base_link, assumed on the rear axle (REP 105 car convention, pure pursuit's
 reference point).
 """

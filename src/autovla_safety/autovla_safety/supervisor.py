@@ -7,9 +7,10 @@ EMERGENCY_STOP.
 
 Escalation is immediate and may cross several rungs in one step (each crossing is reported
 as its own transition with its reason). The only way down is back to NOMINAL, after
-``recovery_valid_plans`` consecutive valid plans received while no emergency condition was
-active (hysteresis). The node starts in COMFORTABLE_STOP: the car does not move before the
-planner has proven itself the same way.
+``recovery_valid_plans`` consecutive valid plans computed (input stamp) after the last
+escalation, the end of the last emergency condition or the e-stop reset (hysteresis):
+plans already in flight when something went wrong prove nothing. The node starts in
+COMFORTABLE_STOP: the car does not move before the planner has proven itself the same way.
 """
 
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ class Supervisor:
         self._last_plan_faults: Sequence[Fault] = ()
         self._valid_plan_end: Optional[float] = None
         self._valid_in_a_row = 0
+        self._count_plans_from = -math.inf   # input stamps before this prove nothing
         self._low_confidence_in_a_row = 0
         self._last_odometry_time: Optional[float] = None
         self._route_stamp: Optional[float] = None
@@ -72,7 +74,7 @@ class Supervisor:
         if faults:
             self._valid_in_a_row = 0
         else:
-            self._valid_in_a_row += 1
+            self._valid_in_a_row += stamp >= self._count_plans_from
             self._valid_plan_end = end_time
         low = any(fault.name == 'low_confidence' for fault in faults)
         self._low_confidence_in_a_row = self._low_confidence_in_a_row + 1 if low else 0
@@ -92,14 +94,14 @@ class Supervisor:
         if asserted:
             self.estop_latched = True
 
-    def reset_estop(self) -> Tuple[bool, str]:
+    def reset_estop(self, now: float) -> Tuple[bool, str]:
         """Clear the latch unless the e-stop is still asserted; say what happened."""
         if self._estop_asserted:
             return False, 'e-stop still asserted: release it (publish false) first'
         if not self.estop_latched:
             return True, 'e-stop was not latched'
         self.estop_latched = False
-        self._valid_in_a_row = 0
+        self._restart_recovery(now)
         return True, (f'e-stop reset; back to NOMINAL after {self.cfg.recovery_valid_plans} '
                       'consecutive valid plans')
 
@@ -135,10 +137,10 @@ class Supervisor:
         def escalate(mode: Mode, reason: str):
             transitions.append(Transition(now, self.mode, mode, reason))
             self.mode, self.since, self.reason = mode, now, reason
-            self._valid_in_a_row = 0
+            self._restart_recovery(now)
 
         if emergency:
-            self._valid_in_a_row = 0  # only plans after the emergency clears count
+            self._restart_recovery(now)  # only plans after the emergency clears count
             if self.mode != Mode.EMERGENCY_STOP:
                 escalate(Mode.EMERGENCY_STOP, _describe(emergency))
             return transitions
@@ -161,6 +163,10 @@ class Supervisor:
                 escalate(Mode.COMFORTABLE_STOP, 'fallback ran its maximum '
                          f'{self.cfg.fallback_max_duration} s')
         return transitions
+
+    def _restart_recovery(self, now: float) -> None:
+        self._valid_in_a_row = 0
+        self._count_plans_from = now
 
     def _watchdog_faults(self, now: float) -> List[Fault]:
         faults = []
