@@ -13,6 +13,7 @@ and share state only under one lock, so ``run_node(..., threads=2)`` stays corre
 """
 
 from collections import Counter
+import math
 import threading
 import time
 from typing import Optional, Union
@@ -68,6 +69,7 @@ class SafetyNode(Node):
         self._diagnostics_every = max(1, round(DIAGNOSTICS_PERIOD_S / self._period))
         self._ticks = 0
         self._last_tick_wall: Optional[float] = None
+        self._last_tick_now = -math.inf
 
         inputs = MutuallyExclusiveCallbackGroup()
         self.create_subscription(PlannedTrajectory, 'planned_trajectory', self._on_plan,
@@ -184,6 +186,9 @@ class SafetyNode(Node):
     def _tick(self) -> None:
         started = time.perf_counter()
         now = self._now()
+        if now < self._last_tick_now:
+            self._restart_after_clock_jump(self._last_tick_now - now, now)
+        self._last_tick_now = now
         with self._lock:
             ego = self.history.latest if self.supervisor.odometry_fresh(now) else None
             fallback = self._fallback(ego, now)
@@ -207,6 +212,19 @@ class SafetyNode(Node):
         if self._ticks % self._diagnostics_every == 0:
             self._publish_diagnostics(now)
         self._account_timing(started)
+
+    def _restart_after_clock_jump(self, jump: float, now: float) -> None:
+        """Forget every timed input: plans, poses and deadlines belong to another timeline."""
+        reason = (f'clock jumped back {jump:.3f} s (replay restarted?): state reset, '
+                  'waiting for valid plans')
+        self.get_logger().warning(f'{self.supervisor.mode.name} -> COMFORTABLE_STOP: {reason}')
+        with self._lock:
+            self.supervisor = Supervisor(self.config.supervisor, now, reason)
+            self.history = PoseHistory(self.history.length)
+            self._valid_plan = self._selected = None
+            if self._route is not None:  # same odom geometry; its age restarts with the clock
+                self.supervisor.on_route(now)
+            self.counters['clock_jumps'] += 1
 
     def _fallback(self, ego, now: float) -> Union[Trajectory, str]:
         if self._route is None:

@@ -45,11 +45,12 @@ class Transition:
 class Supervisor:
     """Watchdogs, plan bookkeeping and the ladder. Call ``step`` at control rate."""
 
-    def __init__(self, cfg: SupervisorConfig, now: float):
+    def __init__(self, cfg: SupervisorConfig, now: float,
+                 reason: str = 'start-up: waiting for valid plans'):
         self.cfg = cfg
         self.mode = Mode.COMFORTABLE_STOP
         self.since = now
-        self.reason = 'start-up: waiting for valid plans'
+        self.reason = reason
         self.faults: List[Fault] = []
         self.newest_plan_stamp: Optional[float] = None
         self._last_plan_time: Optional[float] = None

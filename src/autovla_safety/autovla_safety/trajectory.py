@@ -130,11 +130,12 @@ class PoseHistory:
     def add(self, state: EgoState) -> None:
         """Append a state; drop states older than ``length`` before the newest.
 
-        A stamp older than the newest one (out-of-order delivery) is ignored: the history
-        stays sorted so lookups can interpolate.
+        Odometry from one publisher arrives in order, so a stamp older than the newest means
+        the clock jumped back (a replay restarted): the history starts again from it rather
+        than keep poses from another timeline.
         """
         if self._states and state.stamp < self._states[-1].stamp:
-            return
+            self._states.clear()
         self._states.append(state)
         while self._states[-1].stamp - self._states[0].stamp > self.length:
             self._states.popleft()
