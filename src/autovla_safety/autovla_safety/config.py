@@ -5,11 +5,15 @@ ROS-free: ``PARAMS`` lists the declared parameters (their defaults live only in
 frozen dataclasses that the validator, supervisor and controller take.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 import math
+import re
 from typing import Any, Dict
 
 from autovla_common.params import ParamSpec
+
+# Units end the parameter names (``wheelbase_m``) but not the dataclass fields.
+_UNIT_SUFFIX = re.compile(r'_(m|s|rad|radps|mps|mps2|mps3)$')
 
 PARAMS = (
     ParamSpec('control_rate_hz', 'double', 'DriveCommand publish rate (Hz).', min=10.0, max=200.0),
@@ -198,55 +202,20 @@ class SafetyConfig:
 
     @classmethod
     def from_params(cls, params: Dict[str, Any]) -> 'SafetyConfig':
-        """Build from the node's effective parameters; raise ValueError on inconsistent ones."""
-        p = params
-        config = cls(
-            vehicle=VehicleLimits(
-                wheelbase=p['vehicle.wheelbase_m'],
-                max_steering_angle=p['vehicle.max_steering_angle_rad'],
-                max_steering_rate=p['vehicle.max_steering_rate_radps'],
-                max_acceleration=p['vehicle.max_acceleration_mps2'],
-                max_deceleration=p['vehicle.max_deceleration_mps2'],
-                max_jerk=p['vehicle.max_jerk_mps3'],
-                max_lateral_acceleration=p['vehicle.max_lateral_acceleration_mps2'],
-                speed_limit=p['vehicle.speed_limit_mps']),
-            validator=ValidatorConfig(
-                min_points=p['validator.min_points'],
-                max_points=p['validator.max_points'],
-                min_point_interval=p['validator.min_point_interval_s'],
-                max_point_interval=p['validator.max_point_interval_s'],
-                max_first_point_deviation=p['validator.max_first_point_deviation_m'],
-                max_trajectory_age=p['validator.max_trajectory_age_s'],
-                max_clock_skew=p['validator.max_clock_skew_s'],
-                min_confidence=p['validator.min_confidence'],
-                max_route_deviation=p['validator.max_route_deviation_m'],
-                pose_lookup_tolerance=p['validator.pose_lookup_tolerance_s']),
-            supervisor=SupervisorConfig(
-                planner_timeout=p['supervisor.planner_timeout_s'],
-                odometry_timeout=p['supervisor.odometry_timeout_s'],
-                degraded_hold=p['supervisor.degraded_hold_s'],
-                fallback_max_duration=p['supervisor.fallback_max_duration_s'],
-                recovery_valid_plans=p['supervisor.recovery_valid_plans'],
-                low_confidence_count=p['supervisor.low_confidence_count'],
-                route_max_age=p['supervisor.route_max_age_s']),
-            fallback=FallbackConfig(
-                speed_cap=p['fallback.speed_cap_mps'],
-                max_lateral_acceleration=p['fallback.max_lateral_acceleration_mps2'],
-                horizon=p['fallback.horizon_m'],
-                max_route_distance=p['fallback.max_route_distance_m']),
-            controller=ControllerConfig(
-                lookahead_min=p['controller.lookahead_min_m'],
-                lookahead_max=p['controller.lookahead_max_m'],
-                lookahead_time=p['controller.lookahead_time_s'],
-                speed_kp=p['controller.speed_kp'],
-                speed_ki=p['controller.speed_ki'],
-                speed_kd=p['controller.speed_kd'],
-                integral_limit=p['controller.integral_limit_m']),
-            stop=StopConfig(
-                comfortable_deceleration=p['stop.comfortable_deceleration_mps2'],
-                comfortable_jerk=p['stop.comfortable_jerk_mps3'],
-                emergency_deceleration=p['stop.emergency_deceleration_mps2'],
-                emergency_jerk=p['stop.emergency_jerk_mps3']))
+        """Build from the node's effective parameters; raise ValueError on inconsistent ones.
+
+        Parameter ``<group>.<field>_<unit>`` fills field ``<field>`` of group ``<group>``.
+        """
+        groups: Dict[str, Dict[str, Any]] = {field.name: {} for field in fields(cls)}
+        for name, value in params.items():
+            group, _, key = name.partition('.')
+            if group in groups:
+                groups[group][_UNIT_SUFFIX.sub('', key)] = value
+        try:
+            config = cls(**{field.name: field.type(**groups[field.name])
+                            for field in fields(cls)})
+        except TypeError as error:
+            raise ValueError(f'safety parameters do not match the configuration: {error}')
         problems = config.inconsistencies()
         if problems:
             raise ValueError('; '.join(problems))

@@ -21,6 +21,9 @@ from autovla_safety.validator import Fault
 
 # A unit quaternion's norm, allowing for float32 round trips; farther off means corruption.
 QUATERNION_NORM_TOLERANCE = 0.05
+# Beyond these a value is corrupt, not a place or a speed a car can have (m, m/s).
+MAX_COORDINATE = 1e7
+MAX_SPEED = 100.0
 
 
 def seconds(stamp) -> float:
@@ -57,6 +60,9 @@ def ego_from_odometry(msg: Odometry) -> EgoState:
     values = (position.x, position.y, q.x, q.y, q.z, q.w, speed)
     if not all(math.isfinite(value) for value in values):
         raise ValueError('odometry has non-finite pose or twist')
+    if max(abs(position.x), abs(position.y)) > MAX_COORDINATE or abs(speed) > MAX_SPEED:
+        raise ValueError(f'odometry out of range: position ({position.x:.3g}, '
+                         f'{position.y:.3g}) m, speed {speed:.3g} m/s')
     norm = math.sqrt(q.x * q.x + q.y * q.y + q.z * q.z + q.w * q.w)
     if abs(norm - 1.0) > QUATERNION_NORM_TOLERANCE:
         raise ValueError(f'odometry orientation is not a unit quaternion (norm {norm:.3f})')
@@ -70,6 +76,8 @@ def route_from_path(msg: Path) -> np.ndarray:
                       dtype=float).reshape(-1, 2)
     if not np.all(np.isfinite(points)):
         raise ValueError('route has non-finite points')
+    if len(points) and np.abs(points).max() > MAX_COORDINATE:
+        raise ValueError(f'route has points beyond {MAX_COORDINATE:g} m')
     if len(points):
         keep = np.concatenate(([True], np.any(np.diff(points, axis=0) != 0.0, axis=1)))
         points = points[keep]

@@ -13,9 +13,11 @@ and share state only under one lock, so ``run_node(..., threads=2)`` stays corre
 """
 
 from collections import Counter
+from dataclasses import astuple
 import math
 import threading
 import time
+import traceback
 from typing import Optional, Union
 
 from autovla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
@@ -110,10 +112,13 @@ class SafetyNode(Node):
             with self._lock:
                 ego = self.history.at(stamp, self.config.validator.pose_lookup_tolerance)
                 route = self._route if self._route_frame == self._odom_frame else None
-            faults = validate_plan(plan, now, ego, route, self.config.vehicle,
-                                   self.config.validator)
-            if not faults:
-                trajectory = plan_to_odom(plan, ego)
+            try:
+                faults = validate_plan(plan, now, ego, route, self.config.vehicle,
+                                       self.config.validator)
+                if not faults:
+                    trajectory = plan_to_odom(plan, ego)
+            except Exception as error:  # noqa: BLE001 - a plan we cannot judge is rejected
+                faults = [Fault('validator_error', f'{type(error).__name__}: {error}')]
         with self._lock:
             self.supervisor.on_plan(now, stamp, faults, end_time)
             if trajectory is not None:
@@ -189,15 +194,10 @@ class SafetyNode(Node):
         if now < self._last_tick_now:
             self._restart_after_clock_jump(self._last_tick_now - now, now)
         self._last_tick_now = now
-        with self._lock:
-            ego = self.history.latest if self.supervisor.odometry_fresh(now) else None
-            fallback = self._fallback(ego, now)
-            transitions = self.supervisor.step(
-                now, fallback if isinstance(fallback, str) else None)
-            mode = self.supervisor.mode
-            plan = self._valid_plan
-            self.counters['transitions'] += len(transitions)
-        command = self._command(mode, ego, now, plan, fallback)
+        try:
+            command, mode, transitions = self._control(now)
+        except Exception as error:  # noqa: BLE001 - whatever broke, the stream must go on
+            command, mode, transitions = self._internal_error(error), Mode.EMERGENCY_STOP, []
         self.command_pub.publish(conversions.command_msg(command, now, mode))
         for transition in transitions:
             text = (f'{transition.previous.name} -> {transition.mode.name}: '
@@ -212,6 +212,34 @@ class SafetyNode(Node):
         if self._ticks % self._diagnostics_every == 0:
             self._publish_diagnostics(now)
         self._account_timing(started)
+
+    def _control(self, now: float):
+        """Step the ladder and compute this tick's command: (command, mode, transitions)."""
+        with self._lock:
+            ego = self.history.latest if self.supervisor.odometry_fresh(now) else None
+            fallback = self._fallback(ego, now)
+            transitions = self.supervisor.step(
+                now, fallback if isinstance(fallback, str) else None)
+            mode = self.supervisor.mode
+            plan = self._valid_plan
+            self.counters['transitions'] += len(transitions)
+        command = self._command(mode, ego, now, plan, fallback)
+        if not all(math.isfinite(value) for value in astuple(command)):
+            raise ValueError(f'non-finite command {command} in {mode.name}')
+        return command, mode, transitions
+
+    def _internal_error(self, error: Exception) -> Command:
+        """Latch an emergency stop for a bug in this node; the command needs no computation."""
+        reason = f'{type(error).__name__}: {error}'
+        self.get_logger().error(f'internal error, emergency stop latched until '
+                                f'reset_emergency_stop: {traceback.format_exc()}',
+                                throttle_duration_sec=THROTTLE_S)
+        with self._lock:
+            self.supervisor.on_internal_error(reason)
+            self.counters['internal_errors'] += 1
+        stop = self.config.stop
+        return Command(self.tracker.steering, self.config.vehicle.max_steering_rate, 0.0,
+                       -stop.emergency_deceleration, stop.emergency_jerk)
 
     def _restart_after_clock_jump(self, jump: float, now: float) -> None:
         """Forget every timed input: plans, poses and deadlines belong to another timeline."""

@@ -21,6 +21,9 @@ from typing import List, Optional, Sequence, Tuple
 from autovla_safety.config import SupervisorConfig
 from autovla_safety.validator import Fault
 
+# Faults that send any mode straight to EMERGENCY_STOP.
+EMERGENCY_FAULTS = ('external_estop', 'internal_error', 'odometry_timeout')
+
 
 class Mode(IntEnum):
     """Ladder rungs; values equal the SafetyStatus constants, larger = more severe."""
@@ -64,6 +67,7 @@ class Supervisor:
         self._route_problem = 'no route received'
         self.estop_latched = False
         self._estop_asserted = False
+        self._internal_error: Optional[str] = None
 
     # Inputs -------------------------------------------------------------------------------
     def on_plan(self, now: float, stamp: float, faults: Sequence[Fault],
@@ -95,13 +99,18 @@ class Supervisor:
         if asserted:
             self.estop_latched = True
 
+    def on_internal_error(self, reason: str) -> None:
+        """Latch an emergency stop for a fault of the node itself (cleared like the e-stop)."""
+        self._internal_error = reason
+
     def reset_estop(self, now: float) -> Tuple[bool, str]:
-        """Clear the latch unless the e-stop is still asserted; say what happened."""
+        """Clear the latches unless the e-stop is still asserted; say what happened."""
         if self._estop_asserted:
             return False, 'e-stop still asserted: release it (publish false) first'
-        if not self.estop_latched:
+        if not self.estop_latched and self._internal_error is None:
             return True, 'e-stop was not latched'
         self.estop_latched = False
+        self._internal_error = None
         self._restart_recovery(now)
         return True, (f'e-stop reset; back to NOMINAL after {self.cfg.recovery_valid_plans} '
                       'consecutive valid plans')
@@ -131,7 +140,7 @@ class Supervisor:
         if route_problem:
             faults.append(Fault('route_lost', route_problem))
         vla_problem = self._vla_problem(now)
-        emergency = [f for f in faults if f.name in ('external_estop', 'odometry_timeout')]
+        emergency = [f for f in faults if f.name in EMERGENCY_FAULTS]
         self.faults = faults + list(self._last_plan_faults)
         transitions: List[Transition] = []
 
@@ -174,6 +183,9 @@ class Supervisor:
         if self.estop_latched:
             faults.append(Fault('external_estop', 'e-stop latched (reset_emergency_stop to '
                                 'clear)'))
+        if self._internal_error is not None:
+            faults.append(Fault('internal_error', f'{self._internal_error} (latched; '
+                                'reset_emergency_stop to clear)'))
         if self._last_odometry_time is None:
             faults.append(Fault('odometry_timeout', 'no odometry received yet'))
         elif not self.odometry_fresh(now):

@@ -34,6 +34,8 @@ def test_bad_odometry_is_refused_with_a_reason():
     msg.pose.pose.orientation.w = 0.0  # all-zero quaternion
     with pytest.raises(ValueError, match='unit quaternion'):
         ego_from_odometry(msg)
+    with pytest.raises(ValueError, match='out of range'):
+        ego_from_odometry(odometry(0.0, speed=1e300))
 
 
 def path(points):
@@ -52,6 +54,8 @@ def test_route_drops_repeated_points_and_needs_two():
         route_from_path(path([(3, 3), (3, 3)]))
     with pytest.raises(ValueError, match='non-finite'):
         route_from_path(path([(0, 0), (math.inf, 0)]))
+    with pytest.raises(ValueError, match='beyond'):
+        route_from_path(path([(0, 0), (1e300, 0)]))
 
 
 @pytest.mark.parametrize('mode,source,hazard', [

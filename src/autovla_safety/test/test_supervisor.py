@@ -74,6 +74,16 @@ def test_nominal_only_after_n_consecutive_valid_plans(cfg):
     assert transition.mode == Mode.NOMINAL and '3 consecutive valid plans' in transition.reason
 
 
+def assert_recovers_after_three_plans(clock, mode):
+    """Two valid plans leave ``mode`` as it is; the third (recovery_valid_plans) recovers."""
+    assert clock.supervisor.mode == mode
+    clock.plan()
+    clock.plan()
+    assert clock.supervisor.mode == mode
+    [recovered] = clock.plan()
+    assert recovered.mode == Mode.NOMINAL and '3 consecutive valid plans' in recovered.reason
+
+
 def first_time(clock, mode, start):
     return next(t.time for t in clock.transitions if t.mode == mode) - start
 
@@ -164,11 +174,7 @@ def test_odometry_loss_is_an_emergency_and_recovery_needs_fresh_plans(cfg):
     for _ in range(5):
         clock.plan()  # plans during the outage count for nothing
     clock.odometry = True
-    clock.plan()
-    clock.plan()
-    assert clock.supervisor.mode == Mode.EMERGENCY_STOP
-    [recovered] = clock.plan()
-    assert recovered.mode == Mode.NOMINAL
+    assert_recovers_after_three_plans(clock, Mode.EMERGENCY_STOP)
 
 
 def test_estop_latches_until_released_and_reset(cfg):
@@ -184,22 +190,13 @@ def test_estop_latches_until_released_and_reset(cfg):
     assert clock.supervisor.mode == Mode.EMERGENCY_STOP  # released, not reset: latched
     ok, _ = clock.supervisor.reset_estop(clock.now)
     assert ok
-    clock.plan()
-    clock.plan()
-    assert clock.supervisor.mode == Mode.EMERGENCY_STOP
-    [recovered] = clock.plan()
-    assert recovered.mode == Mode.NOMINAL
+    assert_recovers_after_three_plans(clock, Mode.EMERGENCY_STOP)
 
 
 def test_fallback_returns_to_nominal_with_hysteresis(cfg):
     clock = Clock(cfg).nominal()
     clock.run(3.0)
-    assert clock.supervisor.mode == Mode.FALLBACK
-    clock.plan()
-    clock.plan()
-    assert clock.supervisor.mode == Mode.FALLBACK
-    clock.plan()
-    assert clock.supervisor.mode == Mode.NOMINAL
+    assert_recovers_after_three_plans(clock, Mode.FALLBACK)
 
 
 def test_plans_computed_before_the_escalation_do_not_count(cfg):
@@ -214,3 +211,15 @@ def test_plans_computed_before_the_escalation_do_not_count(cfg):
     assert clock.supervisor.mode == Mode.DEGRADED
     [recovered] = clock.plan(latency=0.5)
     assert recovered.mode == Mode.NOMINAL
+
+
+def test_internal_error_latches_an_emergency_until_reset(cfg):
+    clock = Clock(cfg).nominal()
+    clock.supervisor.on_internal_error('ZeroDivisionError: division by zero')
+    [emergency] = clock.plan()
+    assert emergency.mode == Mode.EMERGENCY_STOP and 'ZeroDivisionError' in emergency.reason
+    for _ in range(5):
+        clock.plan()
+    assert clock.supervisor.mode == Mode.EMERGENCY_STOP
+    assert clock.supervisor.reset_estop(clock.now)[0]
+    assert_recovers_after_three_plans(clock, Mode.EMERGENCY_STOP)
