@@ -66,13 +66,13 @@ def replay_main(argv: Optional[Sequence[str]] = None) -> int:
     messages = read_messages(Path(args.bag), _topic_list(args.topics) or None)
     messages = [m for m in messages
                 if not (args.exclude_prefix and m.topic.startswith(args.exclude_prefix))]
-    from autovla_replay.live import BagReplayer
+    from autovla_replay.live import BagReplayer, STACK_INPUT_TOPICS
     with spinning_node('autovla_replay', args.namespace) as node:
         replayer = BagReplayer(node, topic_types(messages), _remaps(args.remap))
         anchor = image_topic(args.anchor_camera)
-        if anchor in replayer.publishers and \
-                not replayer.wait_for_subscribers(anchor, args.subscriber_timeout):
-            print(f'replay_bag: nothing subscribes to {anchor}; replaying anyway')
+        unmatched = replayer.wait_for_subscribers(STACK_INPUT_TOPICS, args.subscriber_timeout)
+        if unmatched:
+            print(f'replay_bag: nothing subscribes to {", ".join(unmatched)}; replaying anyway')
         started = time.monotonic()
         if args.mode == 'rate':
             replayer.play_rate(messages, args.rate)

@@ -8,6 +8,7 @@ Replay modes:
 """
 
 from dataclasses import dataclass
+import fnmatch
 import importlib
 from pathlib import Path
 import threading
@@ -33,6 +34,8 @@ REPLAY_QOS = QoSProfile(depth=20, history=HistoryPolicy.KEEP_LAST,
 RECORD_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
                         reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.VOLATILE)
+# The stack's inputs (relative names, before any remap): replay waits for them to be heard.
+STACK_INPUT_TOPICS = ('cameras/*/image*', 'odometry', 'route')
 DEFAULT_RECORD_TOPICS = {
     'planned_trajectory': 'autovla_msgs/msg/PlannedTrajectory',
     'explanation': 'std_msgs/msg/String',
@@ -81,14 +84,21 @@ class BagReplayer:
         self._output_stamp = -1
         self._output_event = threading.Condition()
 
-    def wait_for_subscribers(self, topic: str, timeout: float) -> bool:
-        """Wait until ``topic``'s publisher is matched (for the stack to be listening)."""
+    def wait_for_subscribers(self, patterns: Sequence[str], timeout: float) -> List[str]:
+        """Wait until each replayed topic matching ``patterns`` has a subscriber.
+
+        Returns the topics still without one after ``timeout``. Starting before the stack
+        listens would lose early frames to DDS discovery and leave its histories incomplete.
+        """
+        topics = sorted(topic for topic in self.publishers
+                        if any(fnmatch.fnmatchcase(topic, pattern) for pattern in patterns))
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.publishers[topic].get_subscription_count() > 0:
-                return True
+        while True:
+            unmatched = [topic for topic in topics
+                         if self.publishers[topic].get_subscription_count() == 0]
+            if not unmatched or time.monotonic() >= deadline:
+                return unmatched
             time.sleep(0.05)
-        return False
 
     def publish(self, message: BagMessage) -> None:
         """Advance /clock to the message's log time and publish its raw CDR bytes."""

@@ -9,13 +9,19 @@ import json
 from pathlib import Path
 import shutil
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from autovla_common.spin import spinning_node
 from autovla_scenarios.generator import image_topic
 
 from autovla_replay.bagdata import read_messages, split_frames, topic_types
-from autovla_replay.live import BagReplayer, DEFAULT_RECORD_TOPICS, FrameOutcome, OutputRecorder
+from autovla_replay.live import (
+    BagReplayer,
+    DEFAULT_RECORD_TOPICS,
+    FrameOutcome,
+    OutputRecorder,
+    STACK_INPUT_TOPICS,
+)
 from autovla_replay.scoring import score_scenario
 
 
@@ -33,6 +39,9 @@ class LockstepConfig:
     subscriber_timeout: float = 30.0   # s to wait for the stack to subscribe to the cameras
     drain: float = 1.0                 # s to keep recording after the last frame
     exclude_prefix: str = 'ground_truth/'   # not replayed: the stack must not see it
+    # The stack's inputs: replay starts once each of these topics in the bag has a subscriber,
+    # so no early frame is lost to DDS discovery (a lost frame leaves a history incomplete).
+    input_topics: Tuple[str, ...] = STACK_INPUT_TOPICS
 
 
 def run_scenario(scenario_bag: Path, out_dir: Path, config: LockstepConfig = LockstepConfig(),
@@ -58,8 +67,10 @@ def run_scenario(scenario_bag: Path, out_dir: Path, config: LockstepConfig = Loc
         replayer = BagReplayer(node, topic_types(messages))
         replayer.watch_output(config.output_topic, config.output_type)
         try:
-            if not replayer.wait_for_subscribers(anchor, config.subscriber_timeout):
-                log(f'{scenario_bag.name}: nothing subscribes to {anchor} after '
+            unmatched = replayer.wait_for_subscribers(config.input_topics,
+                                                      config.subscriber_timeout)
+            if unmatched:
+                log(f'{scenario_bag.name}: nothing subscribes to {", ".join(unmatched)} after '
                     f'{config.subscriber_timeout:g} s; replaying anyway')
             started = time.monotonic()
             outcomes = replayer.play_lockstep(frames, config.frame_timeout, config.warmup_frames,

@@ -23,8 +23,10 @@ def scenario_bag(tmp_path_factory):
 
 
 def replay(bag, out_dir, skip=2, delay=0.0, speed=8.0):
+    # The echo node listens to the front camera only: that is the stack input to wait for.
     config = LockstepConfig(frame_timeout=10.0, warmup_frames=skip, warmup_pause=0.3,
-                            subscriber_timeout=20.0, drain=0.5)
+                            subscriber_timeout=20.0, drain=0.5,
+                            input_topics=('cameras/CAM_FRONT/image*',))
     with NodeProcess([PYTHON, ECHO, '--skip', str(skip), '--delay', str(delay),
                       '--speed', str(speed)]) as echo:
         assert echo.wait_for_output('echo planner ready', timeout=30), echo.output()
