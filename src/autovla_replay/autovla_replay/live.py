@@ -34,6 +34,7 @@ REPLAY_QOS = QoSProfile(depth=20, history=HistoryPolicy.KEEP_LAST,
 RECORD_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
                         reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.VOLATILE)
+DISCOVERY_SETTLE_S = 1.0   # s after matching before the first message (see wait_for_subscribers)
 # The stack's inputs (relative names, before any remap): replay waits for them to be heard.
 STACK_INPUT_TOPICS = ('cameras/*/image*', 'odometry', 'route')
 DEFAULT_RECORD_TOPICS = {
@@ -89,6 +90,8 @@ class BagReplayer:
 
         Returns the topics still without one after ``timeout``. Starting before the stack
         listens would lose early frames to DDS discovery and leave its histories incomplete.
+        Discovery is not symmetric: our writer can match a reader before that reader has
+        matched our writer and would accept its data, so a short settle follows.
         """
         topics = sorted(topic for topic in self.publishers
                         if any(fnmatch.fnmatchcase(topic, pattern) for pattern in patterns))
@@ -97,6 +100,7 @@ class BagReplayer:
             unmatched = [topic for topic in topics
                          if self.publishers[topic].get_subscription_count() == 0]
             if not unmatched or time.monotonic() >= deadline:
+                time.sleep(DISCOVERY_SETTLE_S)
                 return unmatched
             time.sleep(0.05)
 
