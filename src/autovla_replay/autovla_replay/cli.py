@@ -70,15 +70,16 @@ def replay_main(argv: Optional[Sequence[str]] = None) -> int:
     with spinning_node('autovla_replay', args.namespace) as node:
         replayer = BagReplayer(node, topic_types(messages), _remaps(args.remap))
         anchor = image_topic(args.anchor_camera)
-        unmatched = replayer.wait_for_subscribers(STACK_INPUT_TOPICS, args.subscriber_timeout)
-        if unmatched:
-            print(f'replay_bag: nothing subscribes to {", ".join(unmatched)}; replaying anyway')
+        if args.mode == 'lockstep':
+            replayer.watch_output(args.output_topic, args.output_type)
+        missing = replayer.wait_for_stack(STACK_INPUT_TOPICS, args.subscriber_timeout)
+        if missing:
+            print(f'replay_bag: stack not ready: {", ".join(missing)}; replaying anyway')
         started = time.monotonic()
         if args.mode == 'rate':
             replayer.play_rate(messages, args.rate)
             print(f'replayed {len(messages)} messages in {time.monotonic() - started:.1f} s')
             return 0
-        replayer.watch_output(args.output_topic, args.output_type)
         outcomes = replayer.play_lockstep(
             split_frames(messages, anchor), args.frame_timeout, args.warmup_frames,
             args.warmup_pause,

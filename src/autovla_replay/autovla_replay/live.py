@@ -34,7 +34,7 @@ REPLAY_QOS = QoSProfile(depth=20, history=HistoryPolicy.KEEP_LAST,
 RECORD_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
                         reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.VOLATILE)
-DISCOVERY_SETTLE_S = 1.0   # s after matching before the first message (see wait_for_subscribers)
+DISCOVERY_SETTLE_S = 1.0   # s after matching before the first message (see wait_for_stack)
 # The stack's inputs (relative names, before any remap): replay waits for them to be heard.
 STACK_INPUT_TOPICS = ('cameras/*/image*', 'odometry', 'route')
 DEFAULT_RECORD_TOPICS = {
@@ -82,26 +82,30 @@ class BagReplayer:
                                          LATCHED_QOS if topic == TOPIC_ROUTE else REPLAY_QOS)
             for topic, type_name in types.items()}
         self._last_clock = -1
+        self._output_topic = ''          # set by watch_output (lock-step)
         self._output_stamp = -1
         self._output_event = threading.Condition()
 
-    def wait_for_subscribers(self, patterns: Sequence[str], timeout: float) -> List[str]:
-        """Wait until each replayed topic matching ``patterns`` has a subscriber.
+    def wait_for_stack(self, input_patterns: Sequence[str], timeout: float) -> List[str]:
+        """Wait until the stack listens and (in lock-step) can answer; return what is missing.
 
-        Returns the topics still without one after ``timeout``. Starting before the stack
-        listens would lose early frames to DDS discovery and leave its histories incomplete.
-        Discovery is not symmetric: our writer can match a reader before that reader has
-        matched our writer and would accept its data, so a short settle follows.
+        Ready means: every replayed topic matching ``input_patterns`` has a subscriber, and the
+        watched output topic has a publisher (a planner creates it only once its model is
+        loaded). Starting earlier would lose the first frames to DDS discovery and leave
+        histories incomplete. Discovery is not symmetric (our writer can match a reader
+        before that reader accepts our data), so a short settle follows.
         """
         topics = sorted(topic for topic in self.publishers
-                        if any(fnmatch.fnmatchcase(topic, pattern) for pattern in patterns))
+                        if any(fnmatch.fnmatchcase(topic, pattern) for pattern in input_patterns))
         deadline = time.monotonic() + timeout
         while True:
-            unmatched = [topic for topic in topics
-                         if self.publishers[topic].get_subscription_count() == 0]
-            if not unmatched or time.monotonic() >= deadline:
+            missing = [f'{topic} (no subscriber)' for topic in topics
+                       if self.publishers[topic].get_subscription_count() == 0]
+            if self._output_topic and self.node.count_publishers(self._output_topic) == 0:
+                missing.append(f'{self._output_topic} (no publisher)')
+            if not missing or time.monotonic() >= deadline:
                 time.sleep(DISCOVERY_SETTLE_S)
-                return unmatched
+                return missing
             time.sleep(0.05)
 
     def publish(self, message: BagMessage) -> None:
@@ -126,6 +130,7 @@ class BagReplayer:
 
     def watch_output(self, topic: str, type_name: str) -> None:
         """Subscribe to the stack output that ends a lock-step frame."""
+        self._output_topic = topic
         self.node.create_subscription(ros_type(type_name), topic, self._on_output, RECORD_QOS)
 
     def _on_output(self, msg) -> None:

@@ -67,11 +67,10 @@ def run_scenario(scenario_bag: Path, out_dir: Path, config: LockstepConfig = Loc
         replayer = BagReplayer(node, topic_types(messages))
         replayer.watch_output(config.output_topic, config.output_type)
         try:
-            unmatched = replayer.wait_for_subscribers(config.input_topics,
-                                                      config.subscriber_timeout)
-            if unmatched:
-                log(f'{scenario_bag.name}: nothing subscribes to {", ".join(unmatched)} after '
-                    f'{config.subscriber_timeout:g} s; replaying anyway')
+            missing = replayer.wait_for_stack(config.input_topics, config.subscriber_timeout)
+            if missing:
+                log(f'{scenario_bag.name}: stack not ready after {config.subscriber_timeout:g} '
+                    f's: {", ".join(missing)}; replaying anyway')
             started = time.monotonic()
             outcomes = replayer.play_lockstep(frames, config.frame_timeout, config.warmup_frames,
                                               config.warmup_pause)
