@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 import math
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from autovla_common.pixel_budget import smart_resize
 from autovla_common.rig import CameraSpec
 import numpy as np
 
@@ -23,7 +24,6 @@ from autovla_perception.preprocess import (
     FrameError,
     RgbImage,
     scale_intrinsics,
-    smart_resize,
 )
 from autovla_perception.sync import BufferedFrame, Synchroniser
 
@@ -206,13 +206,17 @@ class PerceptionCore:
             self.reject('bad_camera_info', f'{camera}: camera info has a zero size, a '
                                            'non-positive focal length or a NaN; ignored')
             return
+        try:
+            height, width = smart_resize(calibration.height, calibration.width,
+                                         self.config.min_pixels, self.config.max_pixels)
+        except ValueError as error:
+            self.reject('bad_camera_info', f'{camera}: {error}; camera info ignored')
+            return
         previous = self.calibrations[camera]
         if previous is not None and (previous.width, previous.height) != (
                 calibration.width, calibration.height):
             self.sync.buffers[camera].clear()
         self.calibrations[camera] = calibration
-        height, width = smart_resize(calibration.height, calibration.width,
-                                     self.config.min_pixels, self.config.max_pixels)
         self.targets[camera] = (width, height)
 
     def on_image(self, camera: str, stamp_ns: int, arrival_ns: int, frame: EncodedFrame) -> None:

@@ -8,14 +8,10 @@ as its ``data`` without another copy; ``cv2`` writes straight into it.
 
 import array
 from dataclasses import dataclass
-import math
 from typing import Tuple
 
 import cv2
 import numpy as np
-
-PATCH = 28  # Qwen2.5-VL: 14 px patches merged 2 x 2, so image sides are multiples of 28
-MAX_ASPECT_RATIO = 200  # Qwen2.5-VL refuses images more elongated than this
 
 # DCT-domain scaling: the decoder produces 1/2, 1/4 or 1/8 of the source for much less work.
 _REDUCED_RGB = {
@@ -55,32 +51,6 @@ class RgbImage:
     def view(self) -> np.ndarray:
         """Return the pixels as a (height, width, 3) uint8 array sharing ``data``."""
         return np.frombuffer(self.data, dtype=np.uint8).reshape(self.height, self.width, 3)
-
-
-def smart_resize(height: int, width: int, min_pixels: int, max_pixels: int,
-                 factor: int = PATCH) -> Tuple[int, int]:
-    """Return (height, width): multiples of ``factor`` near the input, pixels in the budget.
-
-    This is Qwen2.5-VL's rule: round each side to the nearest multiple of ``factor``, then
-    scale both sides by one factor so the area falls into [min_pixels, max_pixels]
-    (rounding down when shrinking, up when growing).
-    """
-    if height <= 0 or width <= 0:
-        raise FrameError('zero_size', f'image is {width}x{height}')
-    if max(height, width) / min(height, width) > MAX_ASPECT_RATIO:
-        raise FrameError('size_mismatch', f'aspect ratio of {width}x{height} exceeds '
-                                          f'{MAX_ASPECT_RATIO}')
-    new_height = max(factor, round(height / factor) * factor)
-    new_width = max(factor, round(width / factor) * factor)
-    if new_height * new_width > max_pixels:
-        beta = math.sqrt(height * width / max_pixels)
-        new_height = max(factor, math.floor(height / beta / factor) * factor)
-        new_width = max(factor, math.floor(width / beta / factor) * factor)
-    elif new_height * new_width < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        new_height = math.ceil(height * beta / factor) * factor
-        new_width = math.ceil(width * beta / factor) * factor
-    return new_height, new_width
 
 
 def decode_reduction(source: Tuple[int, int], target: Tuple[int, int],

@@ -3,6 +3,7 @@ from pathlib import Path
 
 from autovla_common.rig import load_rig
 from autovla_perception.core import (
+    Calibration,
     EncodedFrame,
     PerceptionConfig,
     PerceptionCore,
@@ -190,3 +191,12 @@ def test_explicit_command_wins_until_it_times_out():
     assert (obs.command, obs.command_source) == (route.KEEP_FORWARD, SOURCE_ROUTE)
     h.core.on_command(9, '', 0, 0)
     assert h.core.health.counters['bad_command'] == 1
+
+
+def test_camera_info_of_an_unusable_size_is_ignored_and_counted():
+    h = Harness()
+    before = h.core.calibrations['CAM_FRONT']
+    h.core.set_calibration('CAM_FRONT', Calibration(5000, 10, (500.0, 500.0, 2500.0, 5.0)))
+    assert h.core.health.counters == {'bad_camera_info': 1}
+    assert h.core.calibrations['CAM_FRONT'] is before
+    assert 'aspect ratio' in h.warnings[-1]

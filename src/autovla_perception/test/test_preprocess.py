@@ -7,7 +7,6 @@ from autovla_perception.preprocess import (
     encoded_size,
     FrameError,
     scale_intrinsics,
-    smart_resize,
 )
 import cv2
 import numpy as np
@@ -25,33 +24,6 @@ def red_left_blue_right(width=1600, height=900):
     image[:, :width // 2, 2] = 255
     image[:, width // 2:, 0] = 255
     return image
-
-
-def test_smart_resize_of_nuscenes_frame_matches_the_released_setting():
-    assert smart_resize(900, 1600, BUDGET, BUDGET) == (224, 420)
-
-
-def test_smart_resize_grows_a_tiny_image_to_the_minimum():
-    # sqrt(109760 / 784) = 11.83 -> ceil(28 * 11.83 / 28) = 12 patches a side.
-    assert smart_resize(28, 28, BUDGET, BUDGET) == (336, 336)
-
-
-@pytest.mark.parametrize('height,width', [(900, 1600), (720, 1280), (1080, 1920), (480, 640),
-                                          (1200, 1920), (100, 3000)])
-def test_smart_resize_sides_are_patch_multiples_within_budget(height, width):
-    new_height, new_width = smart_resize(height, width, 28 * 28 * 4, BUDGET)
-    assert new_height % 28 == 0 and new_width % 28 == 0
-    assert new_height * new_width <= BUDGET
-    # The aspect ratio survives up to one patch of rounding.
-    assert abs(new_width / new_height - width / height) < 28 / new_height * width / height + 0.2
-
-
-def test_smart_resize_rejects_zero_and_absurd_aspect():
-    with pytest.raises(FrameError) as error:
-        smart_resize(0, 100, BUDGET, BUDGET)
-    assert error.value.reason == 'zero_size'
-    with pytest.raises(FrameError):
-        smart_resize(10, 5000, BUDGET, BUDGET)
 
 
 def test_decode_reduction_never_goes_below_target_unless_allowed():

@@ -10,9 +10,9 @@ path; the layout and sizes are identical.
 """
 
 from dataclasses import dataclass
-import math
 from typing import Tuple
 
+from autovla_common.pixel_budget import smart_resize
 import cv2
 import numpy as np
 
@@ -34,24 +34,6 @@ class PatchGeometry:
         return self.patch_size * self.merge_size
 
 
-def smart_resize(height: int, width: int, factor: int, min_pixels: int,
-                 max_pixels: int) -> Tuple[int, int]:
-    """Return (h, w): multiples of ``factor``, close to the input aspect, area within budget."""
-    if height < 1 or width < 1 or max(height, width) / min(height, width) > 200:
-        raise ValueError(f'unsupported frame size {height}x{width}')
-    new_h = max(factor, round(height / factor) * factor)
-    new_w = max(factor, round(width / factor) * factor)
-    if new_h * new_w > max_pixels:
-        scale = math.sqrt(height * width / max_pixels)
-        new_h = max(factor, math.floor(height / scale / factor) * factor)
-        new_w = max(factor, math.floor(width / scale / factor) * factor)
-    elif new_h * new_w < min_pixels:
-        scale = math.sqrt(min_pixels / (height * width))
-        new_h = math.ceil(height * scale / factor) * factor
-        new_w = math.ceil(width * scale / factor) * factor
-    return new_h, new_w
-
-
 def video_patches(frames: np.ndarray, geometry: PatchGeometry, min_pixels: int,
                   max_pixels: int) -> Tuple[np.ndarray, Tuple[int, int, int]]:
     """Turn (T, H, W, 3) uint8 RGB frames into (patches, (grid_t, grid_h, grid_w)).
@@ -59,8 +41,8 @@ def video_patches(frames: np.ndarray, geometry: PatchGeometry, min_pixels: int,
     ``patches`` has shape (grid_t * grid_h * grid_w, 3 * temporal_patch_size * patch**2),
     float32, in the vision encoder's input order.
     """
-    height, width = smart_resize(frames.shape[1], frames.shape[2], geometry.factor,
-                                 min_pixels, max_pixels)
+    height, width = smart_resize(frames.shape[1], frames.shape[2], min_pixels, max_pixels,
+                                 geometry.factor)
     resized = np.stack([
         frame if frame.shape[:2] == (height, width)
         else cv2.resize(frame, (width, height), interpolation=cv2.INTER_CUBIC)

@@ -17,7 +17,6 @@ from autovla_planner.vision_input import (
     CLIP_MEAN,
     CLIP_STD,
     PatchGeometry,
-    smart_resize,
     video_patches,
 )
 import numpy as np
@@ -92,13 +91,6 @@ def test_policy_forces_fast_when_slow_does_not_fit_the_budget():
     assert ReasoningPolicy('auto', 0.0).decide('slow', 'p', 9.0, 10)[0] == 'slow'
     assert policy.reasoning_token_limit(0.5, 10, 512) == 28   # (2 - 0.5 - 0.1) / 0.05
     assert ReasoningPolicy('fast').forced() == ('fast', 'fast thinking forced by parameter')
-
-
-def test_smart_resize_of_a_nuscenes_frame_in_the_official_budget():
-    # 900x1600 scaled by sqrt(1.44e6 / 109760) = 3.622 -> 248.5 x 441.7 -> floor to 28s.
-    assert smart_resize(900, 1600, 28, 28 * 28 * 140, 28 * 28 * 140) == (224, 420)
-    # 56x84 = 4704 > 3136: scaled by 1.2247 -> 45.7 x 68.6 -> floor to 28 x 56.
-    assert smart_resize(56, 84, 28, 3136, 3136) == (28, 56)
 
 
 def test_video_patch_layout_groups_merge_blocks():
