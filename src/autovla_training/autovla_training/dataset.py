@@ -13,7 +13,7 @@ import json
 import math
 from pathlib import Path
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 from ament_index_python.packages import get_package_share_directory
 from autovla_common.params import load_defaults
@@ -21,6 +21,7 @@ from autovla_common.rig import CameraRig, load_rig
 from autovla_perception.core import PerceptionConfig, PerceptionCore
 from autovla_perception.ego import yaw_from_quaternion
 from autovla_perception.health import InputHealth
+from autovla_planner.observation import Observation
 from autovla_planner.prompt import PromptInputs
 from autovla_planner.ros_interface import observation_from_msg
 from autovla_replay.bagdata import read_messages
@@ -89,9 +90,20 @@ def path_poses(msg) -> np.ndarray:
                      for p in msg.poses], dtype=float).reshape(-1, 3)
 
 
+@dataclass
+class BagFrame:
+    """One observation the stack would plan from, with its ground truth and context."""
+
+    stamp_ns: int
+    observation: Observation        # the planner's view, via the nodes' conversions
+    expert: np.ndarray              # (horizon, 3) expert future in base_link
+    odometry: Odometry              # newest odometry message at the stamp
+    route: Optional[PathMsg]        # the route message (None before one arrived)
+
+
 def bag_observations(bag: Path, rig: CameraRig, horizon: int = 10,
-                     params_file: Optional[Path] = None):
-    """Yield (stamp_ns, planner Observation, expert poses (horizon, 3)) of a scenario bag.
+                     params_file: Optional[Path] = None) -> Iterator[BagFrame]:
+    """Yield a BagFrame per observation the perception node would publish from a bag.
 
     Messages are fed in stamp order with the stamp as the arrival time (sim time), and the
     core is stepped after every camera frame, as the node does. Observations whose stamp has
@@ -100,10 +112,13 @@ def bag_observations(bag: Path, rig: CameraRig, horizon: int = 10,
     core = perception_core(rig, params_file)
     routes = _routes(rig)
     experts: Dict[int, np.ndarray] = {}
+    latest: Dict[str, object] = {'odometry': None, 'route': None}
     for message in read_messages(bag, routes):
         msg_type, handler = routes[message.topic]
         msg = deserialize_message(message.data, msg_type)
         stamp = message.stamp
+        if handler in latest:
+            latest[handler] = msg
         if handler == 'odometry':
             core.on_odometry(conversions.odometry_sample(msg), msg.header.frame_id)
         elif handler == 'route':
@@ -125,7 +140,8 @@ def bag_observations(bag: Path, rig: CameraRig, horizon: int = 10,
             if expert is None or len(expert) < horizon:
                 continue
             msg = conversions.observation_msg(observation, BASE_FRAME)
-            yield observation.stamp_ns, observation_from_msg(msg), expert[:horizon]
+            yield BagFrame(observation.stamp_ns, observation_from_msg(msg), expert[:horizon],
+                           latest['odometry'], latest['route'])
 
 
 def scenario_samples(scenario_dir: Path, runtime, names: Optional[Sequence[str]] = None,
@@ -137,9 +153,9 @@ def scenario_samples(scenario_dir: Path, runtime, names: Optional[Sequence[str]]
     samples = []
     for name in names or [entry['name'] for entry in index['scenarios']]:
         count = len(samples)
-        for stamp, observation, expert in bag_observations(
-                scenario_dir / name, rig, runtime.descriptor.horizon):
-            samples.append(make_sample(runtime, name, stamp, observation, expert))
+        for frame in bag_observations(scenario_dir / name, rig, runtime.descriptor.horizon):
+            samples.append(make_sample(runtime, name, frame.stamp_ns, frame.observation,
+                                       frame.expert))
         if progress:
             progress(f'{scenario_dir.name}/{name}: {len(samples) - count} samples')
     return samples

@@ -18,14 +18,20 @@ zero rows give logit 0), so the 153k-row LM head is never multiplied out.
 """
 
 import argparse
+from collections import Counter
 import json
 import math
 from pathlib import Path
+import shutil
 import sys
 import tempfile
 import time
 from typing import Dict, List, Optional, Sequence
 
+from ament_index_python.packages import get_package_share_directory
+from autovla_common.params import load_defaults
+from autovla_common.rig import load_rig
+from autovla_perception.conversions import to_time
 from autovla_planner.model_files import (
     build_tiny_model,
     compact_weights,
@@ -37,12 +43,23 @@ from autovla_planner.model_files import (
 )
 from autovla_planner.observation import COMMANDS
 from autovla_planner.prompt import PromptInputs
+from autovla_planner.ros_interface import trajectory_msg
 from autovla_planner.runtime import DecodingSettings, PlannerRuntime
+from autovla_safety.config import SafetyConfig
+from autovla_safety.validator import validate_plan
 from autovla_scenarios.generator import generate_set, GenerationConfig, RIG_FILE
 import numpy as np
+from std_msgs.msg import Header
 import yaml
 
-from autovla_training.dataset import bag_observations, l2_at, Sample, scenario_samples
+from autovla_safety import conversions as safety_msgs
+from autovla_training.dataset import (
+    bag_observations,
+    BagFrame,
+    l2_at,
+    Sample,
+    scenario_samples,
+)
 
 HORIZONS_S = (1.0, 2.0, 3.0)
 MIN_CONFIDENCE = 0.3   # config/safety.yaml validator.min_confidence (reported against)
@@ -140,21 +157,37 @@ class BehaviourCloner:
         self.model.eval()
 
 
+def learning_rate_factor(progress: float, warmup: float = 0.05) -> float:
+    """Linear warm-up over the first ``warmup`` of training, then cosine decay to 10 %."""
+    if progress < warmup:
+        return (progress + 1e-3) / warmup
+    return 0.1 + 0.45 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
 def train(cloner: BehaviourCloner, samples: List[Sample], args) -> Dict[str, float]:
-    """AdamW, linear warm-up then cosine decay; stop after ``epochs`` or ``minutes``."""
+    """AdamW over ``epochs`` or ``minutes``, whichever ends first.
+
+    Progress (for the learning-rate schedule) is the larger of the step and time fractions,
+    so a run cut by the time budget still ends with a decayed learning rate.
+    """
     torch = cloner.torch
     generator = np.random.default_rng(args.seed)
     optimizer = torch.optim.AdamW(cloner.parameters(), lr=args.lr, weight_decay=0.01)
-    steps_per_epoch = math.ceil(len(samples) / args.batch)
-    total = steps_per_epoch * args.epochs
-    warmup = min(100, total // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(
-        (step + 1) / warmup, 0.1 + 0.45 * (1 + math.cos(math.pi * min(step / total, 1.0)))))
+    total = math.ceil(len(samples) / args.batch) * args.epochs
+    budget_s = args.minutes * 60
     started = time.monotonic()
     step, loss_sum, right, count = 0, 0.0, 0, 0
     for epoch in range(args.epochs):
         order = generator.permutation(len(samples))
         for start in range(0, len(order), args.batch):
+            elapsed = time.monotonic() - started
+            progress = max(step / total, elapsed / budget_s)
+            if progress >= 1.0:
+                log(f'time budget of {args.minutes} min reached at step {step}')
+                return {'steps': step, 'epochs': epoch + start / len(order),
+                        'seconds': elapsed}
+            for group in optimizer.param_groups:
+                group['lr'] = args.lr * learning_rate_factor(progress)
             for index in order[start:start + args.batch]:
                 loss, hits, tokens = cloner.sample_loss(samples[index])
                 (loss / args.batch).backward()
@@ -162,21 +195,15 @@ def train(cloner: BehaviourCloner, samples: List[Sample], args) -> Dict[str, flo
                 right, count = right + hits, count + tokens
             torch.nn.utils.clip_grad_norm_(cloner.parameters(), 1.0)
             optimizer.step()
-            schedule.step()
             optimizer.zero_grad()
             step += 1
-            elapsed = time.monotonic() - started
             if step % args.log_every == 0 or step == total:
-                batches = count / cloner.runtime.descriptor.horizon
+                seen = count / cloner.runtime.descriptor.horizon
                 log(f'epoch {epoch + 1}/{args.epochs} step {step}/{total}  loss '
-                    f'{loss_sum / batches:.3f}  action acc (teacher forced) '
-                    f'{right / max(count, 1):.3f}  lr {schedule.get_last_lr()[0]:.2e}  '
-                    f'{elapsed:.0f} s')
+                    f'{loss_sum / seen:.3f}  action acc (teacher forced) '
+                    f'{right / max(count, 1):.3f}  lr {optimizer.param_groups[0]["lr"]:.2e}  '
+                    f'{time.monotonic() - started:.0f} s')
                 loss_sum, right, count = 0.0, 0, 0
-            if elapsed > args.minutes * 60:
-                log(f'time budget of {args.minutes} min reached at step {step}')
-                return {'steps': step, 'epochs': epoch + start / len(order),
-                        'seconds': elapsed}
     return {'steps': step, 'epochs': args.epochs, 'seconds': time.monotonic() - started}
 
 
@@ -186,28 +213,54 @@ def constant_velocity(speed: float, horizon: int) -> np.ndarray:
     return np.stack([speed * times, np.zeros(horizon), np.zeros(horizon)], axis=1)
 
 
+class SafetyCheck:
+    """The safety node's plan validator with its YAML defaults (ROS-free core, same messages).
+
+    A plan goes through the planner's PlannedTrajectory conversion and the safety node's
+    ``plan_from_msg``; ``now`` is the plan's own stamp (no inference delay: age never fails).
+    """
+
+    def __init__(self):
+        share = Path(get_package_share_directory('autovla_safety'))
+        self.config = SafetyConfig.from_params(
+            load_defaults(share / 'config' / 'safety.yaml', 'safety_node'))
+
+    def faults(self, plan, frame: BagFrame, model_id: str) -> List[str]:
+        """Names of the validator checks the plan fails (empty = accepted)."""
+        header = Header(stamp=to_time(frame.stamp_ns), frame_id='base_link')
+        message = trajectory_msg(plan, header, frame.observation.speed, model_id)
+        route = safety_msgs.route_from_path(frame.route) if frame.route else None
+        faults = validate_plan(safety_msgs.plan_from_msg(message), frame.stamp_ns * 1e-9,
+                               safety_msgs.ego_from_odometry(frame.odometry), route,
+                               self.config.vehicle, self.config.validator)
+        return sorted({fault.name for fault in faults})
+
+
 def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]]) -> Dict:
     """Held-out metrics per planner (None = constant velocity) over every scenario frame."""
-    from autovla_common.rig import load_rig
-
     index = json.loads((scenario_dir / 'index.json').read_text(encoding='utf-8'))
     rig = load_rig(scenario_dir / RIG_FILE)
     rows = {name: [] for name in planners}
+    faults = {name: Counter() for name in planners}
     codebook = next(p for p in planners.values() if p is not None).codebook
+    safety = SafetyCheck()
     for entry in index['scenarios']:
-        for _, observation, expert in bag_observations(scenario_dir / entry['name'], rig):
+        for frame in bag_observations(scenario_dir / entry['name'], rig):
+            expert = frame.expert
             target = codebook.encode(expert)
             for name, runtime in planners.items():
                 if runtime is None:
-                    poses, indices, conf, fast = (constant_velocity(observation.speed,
-                                                                    len(expert)),
-                                                  None, math.nan, math.nan)
+                    poses = constant_velocity(frame.observation.speed, len(expert))
+                    accuracy = conf = fast = accepted = math.nan
                 else:
-                    plan = runtime.plan(observation)
-                    poses, indices = plan.poses, plan.action_indices
+                    plan = runtime.plan(frame.observation)
+                    poses = plan.poses
+                    accuracy = float(np.mean(plan.action_indices == target))
                     conf, fast = plan.confidence, float(plan.mode == 'fast')
-                accuracy = math.nan if indices is None else float(np.mean(indices == target))
-                rows[name].append([accuracy, conf, fast]
+                    failed = safety.faults(plan, frame, runtime.model_id)
+                    faults[name].update(failed)
+                    accepted = float(not failed)
+                rows[name].append([accuracy, conf, fast, accepted]
                                   + [l2_at(poses, expert, s) for s in HORIZONS_S])
     results = {}
     for name, values in rows.items():
@@ -216,21 +269,28 @@ def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]]) 
             'frames': len(table), 'action_token_accuracy': float(table[:, 0].mean()),
             'confidence_mean': float(table[:, 1].mean()),
             'confidence_min': float(table[:, 1].min()),
+            'confidence_max': float(table[:, 1].max()),
             'confidence_at_least_min': float((table[:, 1] >= MIN_CONFIDENCE).mean()),
             'fast_mode_share': float(table[:, 2].mean()),
-            **{f'l2_{s:.0f}s_m': float(table[:, 3 + i].mean())
+            'safety_accepted_share': float(table[:, 3].mean()),
+            'safety_faults': dict(faults[name].most_common()),
+            **{f'l2_{s:.0f}s_m': float(table[:, 4 + i].mean())
                for i, s in enumerate(HORIZONS_S)}}
     return results
 
 
 def format_results(results: Dict) -> str:
     """Side-by-side table of held-out metrics."""
-    lines = [f'{"planner":<34}{"token acc":>10}{"L2@1s":>8}{"L2@2s":>8}{"L2@3s":>8}'
-             f'{"conf mean":>10}{"conf>=0.3":>10}']
+    lines = [f'{"planner":<38}{"token acc":>10}{"L2@1s":>8}{"L2@2s":>8}{"L2@3s":>8}'
+             f'{"conf mean":>10}{"conf>=0.3":>10}{"safety ok":>10}']
     for name, r in results.items():
-        lines.append(f'{name:<34}{r["action_token_accuracy"]:>10.3f}{r["l2_1s_m"]:>8.2f}'
+        lines.append(f'{name:<38}{r["action_token_accuracy"]:>10.3f}{r["l2_1s_m"]:>8.2f}'
                      f'{r["l2_2s_m"]:>8.2f}{r["l2_3s_m"]:>8.2f}{r["confidence_mean"]:>10.3f}'
-                     f'{r["confidence_at_least_min"]:>10.2f}')
+                     f'{r["confidence_at_least_min"]:>10.2f}'
+                     f'{r["safety_accepted_share"]:>10.2f}')
+    for name, r in results.items():
+        if r['safety_faults']:
+            lines.append(f'safety validator faults, {name}: {r["safety_faults"]}')
     return '\n'.join(lines)
 
 
@@ -250,10 +310,30 @@ def parse_args(argv: Optional[Sequence[str]]):
     parser.add_argument('--action-weight', type=float, default=5.0)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--log-every', type=int, default=25)
+    parser.add_argument('--evaluate-only', action='store_true',
+                        help='evaluate the weights in --out-dir again (updates the record)')
     parser.add_argument('--threads', type=int, default=1,
                         help='torch threads (1 is ~4x faster than 2 when other jobs share the '
                         'CPU: spinning OpenMP threads)')
     return parser.parse_args(argv)
+
+
+def held_out_results(work: Path, weights: Path, sha256: str) -> Dict:
+    """Materialise the shipped weights like the planner does; evaluate on the demo seed."""
+    held_out = generate(work / 'heldout-seed0', GenerationConfig().seed)
+    trained_dir = work / 'trained'
+    shutil.rmtree(trained_dir, ignore_errors=True)
+    build_tiny_model(trained_dir, TRAINED_CONFIG, weights, sha256)
+    planners = {
+        'autovla-tiny-sim-bc (trained, auto)': PlannerRuntime(str(trained_dir), 'cpu'),
+        'tiny-random-untrained (fast)': PlannerRuntime(
+            str(random_model_dir()), 'cpu', settings=DecodingSettings(reasoning_mode='fast')),
+        'constant velocity': None}
+    results = evaluate(held_out, planners)
+    log('held-out demo scenarios (seed 0), every frame with a full history:')
+    log(format_results(results))
+    return {name: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
+            for name, r in results.items()}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -264,11 +344,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
+    weights = args.out_dir / TRAINED_WEIGHTS.name
+    record_path = args.out_dir / TRAINED_RECORD.name
     with tempfile.TemporaryDirectory() as temporary:
         work = args.work_dir or Path(temporary)
+        if args.evaluate_only:
+            record = yaml.safe_load(record_path.read_text(encoding='utf-8'))
+            record['held_out_seed0'] = held_out_results(work, weights, record['weights_sha256'])
+            record_path.write_text(yaml.safe_dump(record, sort_keys=False), encoding='utf-8')
+            return 0
         started = time.monotonic()
         train_dirs = [generate(work / f'train-seed{s}', s) for s in range(1, args.train_seeds + 1)]
-        held_out = generate(work / 'heldout-seed0', GenerationConfig().seed)
         log(f'scenarios generated in {time.monotonic() - started:.0f} s')
         build_tiny_model(work / 'init', TRAINED_CONFIG)
         runtime = PlannerRuntime(str(work / 'init'), 'cpu', 'float32',
@@ -281,20 +367,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         run = train(cloner, samples, args)
         cloner.export()
         args.out_dir.mkdir(parents=True, exist_ok=True)
-        weights = args.out_dir / TRAINED_WEIGHTS.name
         save_file(compact_weights(cloner.model, rows), weights,
                   metadata={'model_id': runtime.model_id, 'format': 'autovla compact v1'})
         sha256 = file_sha256(weights)
-        trained_dir = work / 'trained'
-        build_tiny_model(trained_dir, TRAINED_CONFIG, weights, sha256)
-        planners = {
-            'autovla-tiny-sim-bc (trained, auto)': PlannerRuntime(str(trained_dir), 'cpu'),
-            'tiny-random-untrained (fast)': PlannerRuntime(
-                str(random_model_dir()), 'cpu', settings=DecodingSettings(reasoning_mode='fast')),
-            'constant velocity': None}
-        results = evaluate(held_out, planners)
-        log('held-out demo scenarios (seed 0), every frame with a full history:')
-        log(format_results(results))
         record = {
             'weights_sha256': sha256,
             'command': 'train_default_model ' + ' '.join(argv if argv is not None
@@ -304,13 +379,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                          'steps': run['steps'], 'epochs': round(run['epochs'], 2),
                          'seconds': round(run['seconds']), 'batch': args.batch, 'lr': args.lr,
                          'action_weight': args.action_weight, 'seed': args.seed,
-                         'torch': str(torch.__version__)},
-            'held_out_seed0': {name: {k: round(v, 4) for k, v in r.items()}
-                               for name, r in results.items()}}
-        (args.out_dir / TRAINED_RECORD.name).write_text(
-            yaml.safe_dump(record, sort_keys=False), encoding='utf-8')
+                         'threads': args.threads, 'torch': str(torch.__version__)},
+            'held_out_seed0': held_out_results(work, weights, sha256)}
+        record_path.write_text(yaml.safe_dump(record, sort_keys=False), encoding='utf-8')
         log(f'wrote {weights} ({weights.stat().st_size / 1e6:.2f} MB) and '
-            f'{TRAINED_RECORD.name}; total {time.monotonic() - started:.0f} s')
+            f'{record_path.name}; total {time.monotonic() - started:.0f} s')
     return 0
 
 

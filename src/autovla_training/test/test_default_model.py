@@ -51,13 +51,13 @@ def test_default_is_the_trained_model_and_differs_from_its_initialisation(traine
 
 def test_plans_a_held_out_straight_cruise_frame_better_than_the_untrained_model(
         trained, straight_cruise_frames):
-    _, observation, expert = straight_cruise_frames[8]
+    frame = straight_cruise_frames[8]
     untrained = PlannerRuntime(str(random_model_dir()), 'cpu',
                                settings=DecodingSettings(reasoning_mode='fast'))
     errors = {}
     for name, runtime in (('trained', trained), ('untrained', untrained)):
-        poses = runtime.plan(observation).poses
-        errors[name] = float(np.hypot(*(poses[5, :2] - expert[5, :2])))   # 3 s ahead
+        poses = runtime.plan(frame.observation).poses
+        errors[name] = float(np.hypot(*(poses[5, :2] - frame.expert[5, :2])))   # 3 s ahead
     assert errors['trained'] < errors['untrained'], errors
     assert errors['trained'] < 2.0, errors
 
