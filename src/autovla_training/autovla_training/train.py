@@ -242,6 +242,7 @@ def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]]) 
     rig = load_rig(scenario_dir / RIG_FILE)
     rows = {name: [] for name in planners}
     faults = {name: Counter() for name in planners}
+    scenarios = {name: [] for name in planners}
     codebook = next(p for p in planners.values() if p is not None).codebook
     safety = SafetyCheck()
     for entry in index['scenarios']:
@@ -262,9 +263,16 @@ def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]]) 
                     accepted = float(not failed)
                 rows[name].append([accuracy, conf, fast, accepted]
                                   + [l2_at(poses, expert, s) for s in HORIZONS_S])
+                scenarios[name].append(entry['name'])
     results = {}
     for name, values in rows.items():
         table = np.array(values, dtype=float)
+        names = np.array(scenarios[name])
+        per_scenario = {scenario: {'l2_3s_m': float(table[names == scenario, 6].mean()),
+                                   'confidence_mean': float(table[names == scenario, 1].mean()),
+                                   'safety_accepted_share': float(
+                                       table[names == scenario, 3].mean())}
+                        for scenario in dict.fromkeys(scenarios[name])}
         results[name] = {
             'frames': len(table), 'action_token_accuracy': float(table[:, 0].mean()),
             'confidence_mean': float(table[:, 1].mean()),
@@ -275,7 +283,8 @@ def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]]) 
             'safety_accepted_share': float(table[:, 3].mean()),
             'safety_faults': dict(faults[name].most_common()),
             **{f'l2_{s:.0f}s_m': float(table[:, 4 + i].mean())
-               for i, s in enumerate(HORIZONS_S)}}
+               for i, s in enumerate(HORIZONS_S)},
+            'per_scenario': per_scenario}
     return results
 
 
@@ -288,6 +297,12 @@ def format_results(results: Dict) -> str:
                      f'{r["l2_2s_m"]:>8.2f}{r["l2_3s_m"]:>8.2f}{r["confidence_mean"]:>10.3f}'
                      f'{r["confidence_at_least_min"]:>10.2f}'
                      f'{r["safety_accepted_share"]:>10.2f}')
+    lines.append('per scenario, L2@3s (m) / safety ok share: ' + '; '.join(
+        f'{scenario}: ' + ', '.join(
+            f'{r["per_scenario"][scenario]["l2_3s_m"]:.2f}'
+            f'/{r["per_scenario"][scenario]["safety_accepted_share"]:.2f}'
+            for r in results.values())
+        for scenario in next(iter(results.values()))['per_scenario']))
     for name, r in results.items():
         if r['safety_faults']:
             lines.append(f'safety validator faults, {name}: {r["safety_faults"]}')
@@ -332,8 +347,7 @@ def held_out_results(work: Path, weights: Path, sha256: str) -> Dict:
     results = evaluate(held_out, planners)
     log('held-out demo scenarios (seed 0), every frame with a full history:')
     log(format_results(results))
-    return {name: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
-            for name, r in results.items()}
+    return json.loads(json.dumps(results), parse_float=lambda text: round(float(text), 4))
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
