@@ -23,8 +23,8 @@ from autovla_common.bench import write_result
 from autovla_planner.model_files import (
     action_token,
     build_tiny_model,
-    default_model_dir,
     describe_size,
+    random_model_dir,
     TINY_CONFIG,
 )
 from autovla_planner.observation import CameraVideo, Observation
@@ -106,7 +106,7 @@ def main() -> int:
               for name in ('CAM_FRONT', 'CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT')),
         6.0, 0.4, 'KEEP_FORWARD')
     with tempfile.TemporaryDirectory() as root:
-        for model_dir in (default_model_dir(), small_model_dir(Path(root))):
+        for model_dir in (random_model_dir(), small_model_dir(Path(root))):
             result = measure(model_dir, observation)
             steps_ratio = result['official_steps'] / result['ours_steps']
             speedup = result['official_s'] / result['ours_s']

@@ -5,8 +5,14 @@ the tokenizer with the 2048 ``<action_i>`` tokens, the chat template, the action
 ``autovla_runtime.yaml`` (RuntimeDescriptor): which cameras and how many frames the model
 expects, the pixel budget, the prompt template, the codebook file and the horizon.
 
-The bundled default (``model_path`` empty) is a tiny Qwen2.5-VL with random weights, generated
-deterministically from data/tiny_model.yaml into a cache directory on first use.
+The bundled default (``model_path`` empty) is ``autovla-tiny-sim-bc``: a tiny Qwen2.5-VL
+behaviour-cloned on the synthetic scenarios (autovla_training). Git holds only its compact
+weights (data/sim_bc_weights.safetensors: every non-embedding tensor plus the embedding rows
+training used; the other rows of the tied embedding are zero, in training and here). The full
+model directory is materialised from them on first use into a cache directory keyed by a hash
+of the shipped files, after checking the weights' SHA-256 against data/sim_bc_training.yaml.
+The tiny RANDOM model (``tiny-random-untrained``, data/tiny_model.yaml) stays available for
+tests and benchmarks: ``random_model_dir()`` / ``make_tiny_model``.
 """
 
 from dataclasses import asdict, dataclass, field
@@ -16,7 +22,7 @@ import os
 from pathlib import Path
 import shutil
 import tempfile
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import yaml
 
@@ -28,6 +34,11 @@ CODEBOOK_FILE = 'action_codebook.npy'
 CHAT_TEMPLATE_FILE = 'chat_template.jinja'
 PROMPT_TEMPLATE_FILE = 'autovla_prompt.yaml'
 TINY_CONFIG = DATA_DIR / 'tiny_model.yaml'
+TRAINED_CONFIG = DATA_DIR / 'sim_bc_model.yaml'
+TRAINED_WEIGHTS = DATA_DIR / 'sim_bc_weights.safetensors'
+TRAINED_RECORD = DATA_DIR / 'sim_bc_training.yaml'   # training run record + weights SHA-256
+EMBEDDING_ROWS = 'embedding_rows'       # compact weights: ids of the stored embedding rows
+EMBEDDING_VALUES = 'embedding_values'   # and their values; every other row is zero
 NUM_ACTION_TOKENS = 2048
 FIRST_ACTION_ID = 151665   # right after Qwen2.5-VL's last special token <|file_sep|> (151664)
 # Qwen2.5-VL special token ids (identical in every Qwen2-family tokenizer).
@@ -147,14 +158,78 @@ def tiny_model_config(document: dict):
                             **QWEN_SPECIAL_IDS)
 
 
-def build_tiny_model(directory: Path, config_path: Path = TINY_CONFIG) -> RuntimeDescriptor:
-    """Generate the tiny random model (seeded: same bytes every time) into ``directory``."""
+def tiny_model(document: dict):
+    """Build the tiny Qwen2.5-VL of a config document, initialised with its seed."""
     import torch
     from transformers import Qwen2_5_VLForConditionalGeneration
 
-    document = yaml.safe_load(Path(config_path).read_text(encoding='utf-8'))
     torch.manual_seed(int(document['seed']))
-    model = Qwen2_5_VLForConditionalGeneration(tiny_model_config(document)).eval()
+    return Qwen2_5_VLForConditionalGeneration(tiny_model_config(document)).eval()
+
+
+def compact_weights(model, rows) -> dict:
+    """Tensors of the compact weight file: non-embedding parameters + embedding ``rows``."""
+    import torch
+
+    embedding = model.get_input_embeddings().weight
+    rows = torch.as_tensor(sorted(set(int(r) for r in rows)), dtype=torch.int64)
+    tensors = {name: p.detach().to(torch.float16).contiguous()
+               for name, p in model.named_parameters() if p is not embedding}
+    tensors[EMBEDDING_ROWS] = rows
+    tensors[EMBEDDING_VALUES] = embedding.detach()[rows].to(torch.float16).contiguous()
+    return tensors
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_compact_weights(model, path: Path, sha256: str) -> None:
+    """Load a compact weight file into ``model``; ModelLoadError if it is not the expected one."""
+    from safetensors.torch import load_file
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f'bundled weights {path} are missing')
+    actual = file_sha256(path)
+    if actual != sha256:
+        raise ModelLoadError(f'bundled weights {path} are corrupted or were replaced: SHA-256 '
+                             f'{actual[:12]}..., the training record says {sha256[:12]}...')
+    tensors = load_file(path)
+    embedding = model.get_input_embeddings().weight
+    params = {name: p for name, p in model.named_parameters() if p is not embedding}
+    expected = set(params) | {EMBEDDING_ROWS, EMBEDDING_VALUES}
+    if set(tensors) != expected:
+        raise ModelLoadError(f'{path}: tensors do not match the architecture (missing '
+                             f'{sorted(expected - set(tensors))[:3]}, unexpected '
+                             f'{sorted(set(tensors) - expected)[:3]})')
+    rows, values = tensors[EMBEDDING_ROWS], tensors[EMBEDDING_VALUES]
+    shapes_ok = all(tensors[name].shape == p.shape for name, p in params.items())
+    if not shapes_ok or values.shape != (len(rows), embedding.shape[1]) or \
+            (len(rows) and (int(rows.min()) < 0 or int(rows.max()) >= embedding.shape[0])):
+        raise ModelLoadError(f'{path}: tensor shapes do not match the architecture')
+    with torch.no_grad():
+        for name, p in params.items():
+            p.copy_(tensors[name])
+        embedding.zero_()
+        embedding[rows] = values.to(embedding.dtype)
+
+
+def build_tiny_model(directory: Path, config_path: Path = TINY_CONFIG,
+                     weights: Optional[Path] = None,
+                     weights_sha256: str = '') -> RuntimeDescriptor:
+    """Generate a tiny model into ``directory``: seeded random, or ``weights`` loaded.
+
+    Deterministic: the same files give the same bytes every time.
+    """
+    document = yaml.safe_load(Path(config_path).read_text(encoding='utf-8'))
+    model = tiny_model(document)
+    notes = {'weights': 'random, untrained: plans are meaningless'}
+    if weights is not None:
+        load_compact_weights(model, weights, weights_sha256)
+        notes = dict(document.get('notes') or {})
     tokenizer = offline_qwen_tokenizer()
     add_action_tokens(tokenizer)
     codebook_path = default_codebook_path()
@@ -162,8 +237,8 @@ def build_tiny_model(directory: Path, config_path: Path = TINY_CONFIG) -> Runtim
     descriptor = RuntimeDescriptor(
         model_id=document['model_id'], min_pixels=int(document['min_pixels']),
         max_pixels=int(document['max_pixels']),
-        notes={'weights': 'random, untrained: plans are meaningless',
-               'codebook': codebook_source})
+        system_prompt=document.get('system_prompt', 'cot'),
+        notes={**notes, 'codebook': codebook_source})
     write_model_dir(directory, model, tokenizer, descriptor, codebook,
                     DEFAULT_CHAT_TEMPLATE.read_text(encoding='utf-8'))
     return descriptor
@@ -175,18 +250,18 @@ def cache_root() -> Path:
     return Path(base) / 'autovla_ros'
 
 
-def default_model_dir() -> Path:
-    """Return the bundled tiny model's directory, generated on first use (atomically)."""
-    digest = hashlib.sha256(TINY_CONFIG.read_bytes())
-    for path in (DEFAULT_TEMPLATE, DEFAULT_CHAT_TEMPLATE, default_codebook_path()):
-        digest.update(path.read_bytes())
-    target = cache_root() / f'tiny-random-untrained-{digest.hexdigest()[:12]}'
+def _cached_model_dir(name: str, sources: Sequence[Path], build) -> Path:
+    """Directory ``name-<hash of sources>`` in the cache, made by ``build(dir)`` atomically."""
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(Path(path).read_bytes())
+    target = cache_root() / f'{name}-{digest.hexdigest()[:12]}'
     if (target / DESCRIPTOR_FILE).exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix='.tiny-', dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f'.{name}-', dir=target.parent))
     try:
-        build_tiny_model(staging)
+        build(staging)
         try:
             staging.rename(target)
         except OSError:   # another process finished first: its copy is identical
@@ -196,8 +271,34 @@ def default_model_dir() -> Path:
     return target
 
 
+SHARED_SOURCES = (DEFAULT_TEMPLATE, DEFAULT_CHAT_TEMPLATE, default_codebook_path())
+
+
+def random_model_dir() -> Path:
+    """Return the tiny random (untrained) model's directory, generated on first use."""
+    return _cached_model_dir('tiny-random-untrained', (TINY_CONFIG,) + SHARED_SOURCES,
+                             build_tiny_model)
+
+
+def trained_weights_sha256(record: Path = TRAINED_RECORD) -> str:
+    """SHA-256 of the bundled weights, as the training run recorded it."""
+    try:
+        return str(yaml.safe_load(Path(record).read_text(encoding='utf-8'))['weights_sha256'])
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
+        raise ModelLoadError(f'{record}: cannot read the weights checksum ({error})') from None
+
+
+def default_model_dir() -> Path:
+    """Return the bundled trained model's directory, materialised on first use (atomically)."""
+    sha256 = trained_weights_sha256()
+    return _cached_model_dir(
+        'autovla-tiny-sim-bc', (TRAINED_CONFIG, TRAINED_WEIGHTS, TRAINED_RECORD)
+        + SHARED_SOURCES,
+        lambda directory: build_tiny_model(directory, TRAINED_CONFIG, TRAINED_WEIGHTS, sha256))
+
+
 def resolve_model_dir(model_path: str) -> Path:
-    """``model_path`` as a directory; empty means the bundled tiny model."""
+    """``model_path`` as a directory; empty means the bundled trained default model."""
     return default_model_dir() if not model_path else Path(model_path).expanduser()
 
 

@@ -36,7 +36,8 @@ from autovla_planner.runtime import (
 
 PARAMS = (
     ParamSpec('model_path', 'string', 'Model directory (HF layout + autovla_runtime.yaml); '
-              'empty = bundled tiny random (untrained) model.'),
+              'empty = bundled autovla-tiny-sim-bc (trained on synthetic scenarios only, not '
+              'for real roads).'),
     ParamSpec('device', 'string', 'Where to run the model.', choices=('auto', 'cuda', 'cpu')),
     ParamSpec('dtype', 'string', 'Weights dtype; auto = bfloat16 on CUDA, float32 on CPU.',
               choices=('auto', 'float32', 'bfloat16', 'float16')),

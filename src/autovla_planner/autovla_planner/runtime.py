@@ -217,7 +217,8 @@ class PlannerRuntime:
 
     # -- model calls --------------------------------------------------------------------
 
-    def _rope_positions(self, inputs: PromptInputs):
+    def rope_positions(self, inputs: PromptInputs):
+        """Return the 3D mrope positions of a prompt (tensor on the device) and its delta."""
         torch = self._torch
         positions, delta = self.model.model.get_rope_index(
             torch.as_tensor(inputs.input_ids)[None],
@@ -252,7 +253,7 @@ class PlannerRuntime:
         from transformers.cache_utils import DynamicCache
 
         torch = self._torch
-        positions, delta = self._rope_positions(inputs)
+        positions, delta = self.rope_positions(inputs)
         prefix = inputs.prefix_length
         prefix_ids = tuple(int(i) for i in inputs.input_ids[:prefix])
         if self._cache is None or prefix_ids != self._prefix_ids:
@@ -414,6 +415,16 @@ class PlannerRuntime:
             final = self.codebook.decode(indices)[-1, :2]
             distances.append(float(np.linalg.norm(final - poses[-1, :2])))
         return float(np.mean(distances)), count
+
+    def fast_answer_ids(self, indices) -> List[int]:
+        """Token ids of the whole fast-thinking assistant turn for action ``indices``.
+
+        The fixed think block and answer lead-in (exactly the ids the decoder prefills), the
+        action tokens, the answer's closing and <|im_end|>: the target of supervised training.
+        """
+        first = self.descriptor.first_action_id
+        return (list(self.fast_ids) + [first + int(i) for i in indices]
+                + self._encode(self.template.answer_end) + [self.eos_id])
 
     def _assistant_text(self, mode: str, reasoning: str, indices: np.ndarray) -> str:
         template = self.template

@@ -4,10 +4,10 @@ import json
 
 from autovla_planner.convert_checkpoint import convert, hf_key
 from autovla_planner.model_files import (
-    default_model_dir,
     FIRST_ACTION_ID,
     ModelLoadError,
     offline_qwen_tokenizer,
+    random_model_dir,
     TINY_CONFIG,
     tiny_model_config,
 )
@@ -59,7 +59,7 @@ def test_key_mapping_handles_both_layouts():
 
 def test_conversion_writes_a_loadable_model_directory(base_and_checkpoint, tmp_path):
     base, checkpoint, model = base_and_checkpoint
-    codebook = default_model_dir() / 'action_codebook.npy'
+    codebook = random_model_dir() / 'action_codebook.npy'
     descriptor = convert(checkpoint, base, tmp_path / 'out', codebook, 'tiny-converted',
                          shard_bytes=8 * 1024 ** 2)
     out = tmp_path / 'out'
@@ -85,4 +85,4 @@ def test_mismatched_checkpoint_is_refused_with_the_reason(base_and_checkpoint, t
     bad = tmp_path / 'bad.ckpt'
     torch.save({'state_dict': state}, bad)
     with pytest.raises(ModelLoadError, match='wrong shapes'):
-        convert(bad, base, tmp_path / 'out', default_model_dir() / 'action_codebook.npy', 'x')
+        convert(bad, base, tmp_path / 'out', random_model_dir() / 'action_codebook.npy', 'x')

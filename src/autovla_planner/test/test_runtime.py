@@ -4,9 +4,9 @@ from dataclasses import replace
 
 from autovla_planner.model_files import (
     build_tiny_model,
-    default_model_dir,
     FIRST_ACTION_ID,
     ModelLoadError,
+    random_model_dir,
 )
 from autovla_planner.observation import CameraVideo, Observation
 from autovla_planner.runtime import DecodingSettings, PlannerRuntime
@@ -19,7 +19,7 @@ CAMERAS = ('CAM_FRONT', 'CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT')
 
 @pytest.fixture(scope='module')
 def runtime():
-    return PlannerRuntime('', 'cpu')
+    return PlannerRuntime(str(random_model_dir()), 'cpu')
 
 
 @pytest.fixture(scope='module')
@@ -131,13 +131,13 @@ def test_official_mode_generates_every_token(runtime, observation):
 def test_tiny_model_generation_is_deterministic(tmp_path):
     build_tiny_model(tmp_path / 'again')
     assert (tmp_path / 'again' / 'model.safetensors').read_bytes() == \
-        (default_model_dir() / 'model.safetensors').read_bytes()
+        (random_model_dir() / 'model.safetensors').read_bytes()
 
 
 def test_corrupt_model_directory_fails_with_one_clear_message(tmp_path):
     with pytest.raises(ModelLoadError, match='does not exist'):
         PlannerRuntime(str(tmp_path / 'nowhere'), 'cpu')
-    source = default_model_dir()
+    source = random_model_dir()
     for name in ('autovla_runtime.yaml', 'autovla_prompt.yaml', 'action_codebook.npy',
                  'chat_template.jinja', 'config.json', 'tokenizer.json',
                  'tokenizer_config.json'):

@@ -24,10 +24,10 @@ from autovla_replay.pipeline import LockstepConfig, run_suite
 from autovla_replay.report import summary_text, write_report
 
 NAMESPACE = '/autovla'
-UNTRAINED_NOTE = ('The planner ran its bundled default model, a tiny Qwen2.5-VL with random '
-                  'weights: no trained default model ships yet, so the trajectories (and the '
-                  'L2/collision figures) show the pipeline working, not driving quality. '
-                  'Load real weights with --model-path (README, Planner).')
+UNTRAINED_NOTE = ('The planner ran a tiny Qwen2.5-VL with random (untrained) weights, so the '
+                  'trajectories (and the L2/collision figures) show the pipeline working, not '
+                  'driving quality. The bundled default (empty --model-path) is the trained '
+                  'autovla-tiny-sim-bc; real weights: --model-path (README, Planner).')
 
 
 def say(message: str) -> None:
