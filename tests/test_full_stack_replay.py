@@ -1,6 +1,7 @@
 """The real stack (perception, planner, safety as separate processes over DDS, started by
 autovla_bringup) replays a generated scenario in lock-step: every frame after the history
-warm-up gets a plan stamped with that frame, and the safety node commands throughout."""
+warm-up gets a plan stamped with that frame, the safety node commands throughout, and a second
+replay through the same running stack gives exactly the same plans (determinism)."""
 
 from pathlib import Path
 
@@ -25,10 +26,12 @@ def test_lockstep_replay_through_the_real_stack(scenario_set, tmp_path):
     stack = NodeProcess([executable('autovla_bringup', 'autovla_bringup'), '--use-sim-time',
                          '--namespace', NAMESPACE, '--device', 'cpu',
                          '--rig-file', str(scenario_set / 'rig.yaml')])
+    config = LockstepConfig(namespace=NAMESPACE, frame_timeout=60.0)
     with stack:
-        result = run_scenario(scenario_set / 'curve', tmp_path / 'run',
-                              LockstepConfig(namespace=NAMESPACE, frame_timeout=60.0),
+        result = run_scenario(scenario_set / 'curve', tmp_path / 'run', config,
                               log=lambda line: None)
+        again = run_scenario(scenario_set / 'curve', tmp_path / 'again', config,
+                             log=lambda line: None)
         assert stack.process.poll() is None, stack.output()
         assert stack.stop() == 0, stack.output()
         log = stack.output()
@@ -49,3 +52,8 @@ def test_lockstep_replay_through_the_real_stack(scenario_set, tmp_path):
     assert len(commands) >= len(plans), len(commands)
     assert {c.source for c in commands} <= {0, 1, 2}
     assert Path(tmp_path / 'run' / 'metrics.json').exists()
+
+    replayed = load_outputs(tmp_path / 'again' / 'outputs')[0]
+    assert again['plans'] == result['plans']
+    assert [(p.stamp, p.xy.tolist(), p.yaw.tolist()) for p in replayed] == \
+        [(p.stamp, p.xy.tolist(), p.yaw.tolist()) for p in plans]

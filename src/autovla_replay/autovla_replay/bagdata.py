@@ -24,10 +24,16 @@ class BagMessage:
 
 @dataclass
 class Frame:
-    """Messages up to and including one anchor-camera stamp (all cameras of that stamp)."""
+    """Messages up to and including one anchor-camera stamp (all cameras of that stamp).
+
+    ``anchor`` holds the anchor camera's message(s) of that stamp and ``messages`` everything
+    else: a lock-step replay sends the context first and the anchor image last, because the
+    anchor image is what completes an observation in the perception node.
+    """
 
     anchor_stamp: Optional[int]          # None for the messages after the last anchor
     messages: List[BagMessage] = field(default_factory=list)
+    anchor: List[BagMessage] = field(default_factory=list)
 
 
 def read_messages(path: Path, topics: Optional[Iterable[str]] = None) -> List[BagMessage]:
@@ -61,5 +67,9 @@ def split_frames(messages: List[BagMessage], anchor_topic: str) -> List[Frame]:
     for message in messages:
         while index < len(anchors) and message.stamp > anchors[index]:
             index += 1
-        (frames[index] if index < len(anchors) else trailing).messages.append(message)
+        frame = frames[index] if index < len(anchors) else trailing
+        if message.topic == anchor_topic and message.stamp == frame.anchor_stamp:
+            frame.anchor.append(message)
+        else:
+            frame.messages.append(message)
     return frames + ([trailing] if trailing.messages else [])

@@ -34,6 +34,7 @@ REPLAY_QOS = QoSProfile(depth=20, history=HistoryPolicy.KEEP_LAST,
 RECORD_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
                         reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.VOLATILE)
+FRAME_CONTEXT_SETTLE_S = 0.05   # s between a lock-step frame's context and its anchor image
 DISCOVERY_SETTLE_S = 1.0   # s after matching before the first message (see wait_for_stack)
 # The stack's inputs (relative names, before any remap): replay waits for them to be heard.
 STACK_INPUT_TOPICS = ('cameras/*/image*', 'odometry', 'route')
@@ -149,6 +150,11 @@ class BagReplayer:
                 self.publish(message)
             if frame.anchor_stamp is None:
                 continue
+            # Let the context (odometry, command, other cameras) land before the anchor image
+            # completes the frame, so the observation never depends on callback order.
+            time.sleep(FRAME_CONTEXT_SETTLE_S)
+            for message in frame.anchor:
+                self.publish(message)
             published = time.monotonic()
             waited = index >= warmup_frames
             with self._output_event:
