@@ -108,6 +108,21 @@ class ActionCodebook:
         """Write the codebook as a .npy array (float32)."""
         np.save(Path(path), self.tokens.astype(np.float32), allow_pickle=False)
 
+    def same_motion(self, tolerance_m: float) -> np.ndarray:
+        """(K, K) bool: tokens whose 0.5 s motions end within ``tolerance_m`` of each other.
+
+        Distance = mean distance of the 4 box corners after the last sub-step (both tokens
+        start from the same pose, so this compares where the car ends up). Computed in row
+        blocks to stay within a few tens of MB for K = 2048.
+        """
+        last = self.tokens[:, -1]
+        result = np.zeros((self.size, self.size), dtype=bool)
+        for start in range(0, self.size, 128):
+            block = last[start:start + 128, None]                      # (b, 1, 4, 2)
+            distance = np.linalg.norm(block - last[None], axis=3).mean(axis=2)
+            result[start:start + 128] = distance <= tolerance_m
+        return result
+
     def sanitize(self, indices: Sequence[int]) -> np.ndarray:
         """Map indices outside [0, K) to the still token, as the official decoder does."""
         indices = np.asarray(indices, dtype=np.int64)

@@ -3,6 +3,10 @@
 Inputs, over the H chosen action tokens, each from a distribution over the K action tokens
 (the decoding distribution, restricted to action tokens and renormalised):
   mean_log_prob = mean_i log p_i(chosen),   min_log_prob = min_i log p_i(chosen),
+  where p_i(chosen) is the probability of the chosen MOTION: the summed probability of every
+  token whose 0.5 s motion ends within MOTION_TOLERANCE_M of the chosen token's. A K-disk
+  codebook holds near-duplicate tokens (0.05 m apart), and a model sure of the motion spreads
+  its probability over them; counting only the one token picked would read that as doubt.
   mean_entropy  = mean_i H_i  (nats),        spread = mean final-point distance (m) of S sampled
   plans from the chosen plan (optional).
 Confidence in [0, 1]:
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 import math
 
 SPREAD_SCALE_M = 2.0
+MOTION_TOLERANCE_M = 0.25   # m, mean box-corner distance after 0.5 s: the same motion
 
 
 @dataclass(frozen=True)

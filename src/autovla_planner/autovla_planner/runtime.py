@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from autovla_planner.action_codebook import ActionCodebook
-from autovla_planner.confidence import confidence, Uncertainty
+from autovla_planner.confidence import confidence, MOTION_TOLERANCE_M, Uncertainty
 from autovla_planner.model_files import (
     action_token,
     CHAT_TEMPLATE_FILE,
@@ -165,6 +165,9 @@ class PlannerRuntime:
         self.template = PromptTemplate.load(directory / descriptor.prompt_template)
         self.chat_template = (directory / CHAT_TEMPLATE_FILE).read_text(encoding='utf-8')
         self.codebook = ActionCodebook.load(directory / descriptor.codebook)
+        # Which tokens count as the same motion for the confidence (confidence.py).
+        self._same_motion = torch.from_numpy(
+            self.codebook.same_motion(MOTION_TOLERANCE_M)).to(device)
         self.tokenizer = AutoTokenizer.from_pretrained(directory)
         self.model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
             directory, dtype=pick_dtype(dtype, device)).to(device).eval()
@@ -379,6 +382,12 @@ class PlannerRuntime:
         hidden = self._continue(self._encode(remainder), delta)
         return hidden, (self.template.slow_sentence + reasoning).strip(), len(tokens)
 
+    def _step_uncertainty(self, log_softmax, index: int) -> Tuple[float, float]:
+        """(log-probability of the chosen motion, entropy) of one action-token distribution."""
+        torch = self._torch
+        motion_log_prob = torch.logsumexp(log_softmax[self._same_motion[index]], dim=0)
+        return float(motion_log_prob), float(-(log_softmax.exp() * log_softmax).sum())
+
     def _decode_actions(self, hidden, delta: int, generator, deadline: Optional[float],
                         sampling: Optional[bool] = None):
         """Generate exactly ``horizon`` action tokens with logits over action tokens only."""
@@ -391,10 +400,10 @@ class PlannerRuntime:
             self._check(deadline)
             logits = (hidden.to(self.action_head.dtype) @ self.action_head.T).float()
             index = sample_index(logits, settings, generator)
-            log_softmax = torch.log_softmax(logits, dim=-1)
             indices.append(index)
-            log_probs.append(float(log_softmax[index]))
-            entropies.append(float(-(log_softmax.exp() * log_softmax).sum()))
+            log_prob, entropy = self._step_uncertainty(torch.log_softmax(logits, dim=-1), index)
+            log_probs.append(log_prob)
+            entropies.append(entropy)
             if step + 1 < self.descriptor.horizon:
                 hidden = self._continue([self.descriptor.first_action_id + index], delta)
         return np.asarray(indices, dtype=np.int64), log_probs, entropies
@@ -485,10 +494,11 @@ class PlannerRuntime:
         if positions:
             log_probs, entropies = [], []
             for i in positions:
-                log_softmax = torch.log_softmax(output.logits[i][0, first:first + count].float(),
-                                                dim=-1)
-                log_probs.append(float(log_softmax[generated[i] - first]))
-                entropies.append(float(-(log_softmax.exp() * log_softmax).sum()))
+                log_prob, entropy = self._step_uncertainty(torch.log_softmax(
+                    output.logits[i][0, first:first + count].float(), dim=-1),
+                    generated[i] - first)
+                log_probs.append(log_prob)
+                entropies.append(entropy)
             uncertainty = Uncertainty(float(np.mean(log_probs)), float(np.min(log_probs)),
                                       float(np.mean(entropies)))
         else:

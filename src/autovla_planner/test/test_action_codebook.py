@@ -103,3 +103,12 @@ def test_nan_is_rejected():
     tokens[1, 2, 0, 0] = np.nan
     with pytest.raises(ValueError, match='NaN'):
         ActionCodebook(tokens)
+
+
+def test_same_motion_groups_tokens_that_end_close_together():
+    tokens = np.stack([token_to(0.0, 0.0, 0.0), token_to(2.0, 0.0, 0.0),
+                       token_to(2.1, 0.0, 0.0), token_to(2.0, 0.5, 0.0)])
+    same = ActionCodebook(tokens).same_motion(0.25)
+    # 2.0 m vs 2.1 m straight: every corner 0.1 m apart; 0.5 m sideways is another motion.
+    expected = np.array([[1, 0, 0, 0], [0, 1, 1, 0], [0, 1, 1, 0], [0, 0, 0, 1]], dtype=bool)
+    np.testing.assert_array_equal(same, expected)
