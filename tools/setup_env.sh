@@ -50,9 +50,10 @@ if [[ "$mode" == ros-wheels:* ]]; then
   # Quirk 1: the wheels' CMake files name the wheel builder's Python include dirs.
   py_include="$(python -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
   np_include="$(python -c 'import numpy; print(numpy.get_include())')"
-  grep -rlZ -e /opt/python/cp311-cp311/include/python3.11 \
+  # grep exits 1 when an earlier run already patched everything: that is not a failure.
+  { grep -rlZ -e /opt/python/cp311-cp311/include/python3.11 \
       -e /opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include \
-      "$venv/share" 2>/dev/null |
+      "$venv/share" 2>/dev/null || true; } |
     xargs -0 -r sed -i \
       -e "s#/opt/python/cp311-cp311/include/python3.11#${py_include}#g" \
       -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#${np_include}#g"
