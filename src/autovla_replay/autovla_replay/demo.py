@@ -104,12 +104,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         stack_code = stop_stack(stack)
     say(f'stack stopped with exit code {stack_code}')
 
-    summary = write_report(scenario_dir, run_dir, out / 'report.html')
-    if any('untrained' in model_id for model_id in summary['model_ids']):
-        summary['note'] = UNTRAINED_NOTE
-        (out / 'summary.json').write_text(json.dumps(summary, indent=1, default=float) + '\n',
-                                          encoding='utf-8')
-        write_report(scenario_dir, run_dir, out / 'report.html', UNTRAINED_NOTE)
+    model_ids = {model_id for result in results.values()
+                 for model_id in result.get('model_ids', [])}
+    note = UNTRAINED_NOTE if any('untrained' in model_id for model_id in model_ids) else ''
+    summary = write_report(scenario_dir, run_dir, out / 'report.html', note)
     print(summary_text(summary), flush=True)
     say(f'report: {out / "report.html"}   summary: {out / "summary.json"}   '
         f'({time.monotonic() - started:.0f} s)')
