@@ -1,9 +1,11 @@
 """README tables generated from the stack: topics, and parameters per node from PARAMS + YAML.
 
-``python -m autovla_bringup.docs --write`` rewrites the text between the markers
-``<!-- params:<node>:begin -->`` / ``<!-- params:<node>:end -->`` and
-``<!-- topics:begin -->`` / ``<!-- topics:end -->`` in README.md; ``--check`` exits 1 and
-prints what differs when the README no longer matches the specs and the YAML files.
+Each table lives in the README of the package it documents (``SECTION_HOMES``): a node's
+parameters between ``<!-- params:<node>:begin -->`` / ``<!-- params:<node>:end -->`` in
+``src/<package>/README.md``, the stack's topics between ``<!-- topics:begin -->`` /
+``<!-- topics:end -->`` in autovla_bringup's README. ``python -m autovla_bringup.docs --write``
+rewrites those blocks; ``--check`` exits 1 and prints what differs when a README no longer
+matches the specs and the YAML files.
 """
 
 import argparse
@@ -84,6 +86,13 @@ def generated_sections(install: Optional[stack.InstallSpace] = None) -> Dict[str
     return sections
 
 
+def section_homes() -> Dict[str, str]:
+    """README (path relative to the repository) that holds each generated block."""
+    homes = {f'params:{node.name}': f'src/{node.package}/README.md' for node in stack.NODES}
+    homes['topics'] = f'src/{stack.BRINGUP_PACKAGE}/README.md'
+    return homes
+
+
 def _block(name: str) -> re.Pattern:
     name = re.escape(name)
     return re.compile(rf'(<!-- {name}:begin -->\n)(.*?)(<!-- {name}:end -->)', re.DOTALL)
@@ -99,31 +108,56 @@ def apply_sections(readme: str, sections: Dict[str, str]) -> str:
     return readme
 
 
-def readme_problems(readme: str, sections: Dict[str, str]) -> List[str]:
+def readme_problems(readme: str, sections: Dict[str, str],
+                    name: str = 'README.md') -> List[str]:
     """Unified diff lines between the README and the generated blocks (empty = in sync)."""
     try:
         expected = apply_sections(readme, sections)
     except ValueError as error:
-        return [str(error)]
+        return [f'{name}: {error}']
     return list(difflib.unified_diff(readme.splitlines(), expected.splitlines(),
-                                     'README.md', 'generated', lineterm=''))
+                                     name, 'generated', lineterm=''))
+
+
+def sections_by_readme(sections: Dict[str, str]) -> Dict[str, Dict[str, str]]:
+    """Group the generated blocks by the README that holds them."""
+    homes = section_homes()
+    grouped: Dict[str, Dict[str, str]] = {}
+    for name, body in sections.items():
+        grouped.setdefault(homes[name], {})[name] = body
+    return grouped
+
+
+def repository_problems(repo: Path, sections: Dict[str, str]) -> List[str]:
+    """Problems of every README that holds a generated block (empty = all in sync)."""
+    problems = []
+    for relative, blocks in sections_by_readme(sections).items():
+        path = repo / relative
+        if not path.is_file():
+            problems.append(f'{relative}: missing (it holds {", ".join(sorted(blocks))})')
+            continue
+        problems += readme_problems(path.read_text(encoding='utf-8'), blocks, relative)
+    return problems
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Check or rewrite the README's generated tables."""
+    """Check or rewrite the generated tables of the package READMEs."""
     parser = argparse.ArgumentParser(prog='python -m autovla_bringup.docs', description=__doc__)
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument('--check', action='store_true', help='exit 1 if the README is stale')
+    mode.add_argument('--check', action='store_true', help='exit 1 if a README is stale')
     mode.add_argument('--write', action='store_true', help='rewrite the README blocks')
-    parser.add_argument('--readme', type=Path, default=Path('README.md'))
+    parser.add_argument('--repo', type=Path, default=Path('.'),
+                        help='repository root (default: the current directory)')
     args = parser.parse_args(argv)
-    readme = args.readme.read_text(encoding='utf-8')
     sections = generated_sections()
     if args.write:
-        args.readme.write_text(apply_sections(readme, sections), encoding='utf-8')
+        for relative, blocks in sections_by_readme(sections).items():
+            path = args.repo / relative
+            path.write_text(apply_sections(path.read_text(encoding='utf-8'), blocks),
+                            encoding='utf-8')
         return 0
-    problems = readme_problems(readme, sections)
-    print('\n'.join(problems) if problems else f'{args.readme}: tables match the stack')
+    problems = repository_problems(args.repo, sections)
+    print('\n'.join(problems) if problems else 'package READMEs: tables match the stack')
     return 1 if problems else 0
 
 

@@ -10,20 +10,44 @@ import yaml
 from autovla_bringup import docs, stack
 
 REPO = Path(__file__).resolve().parents[3]
-README = REPO / 'README.md'
+SAFETY_README = REPO / 'src/autovla_safety/README.md'
+TOP_README_MAX_LINES = 250
 
 
-def test_readme_tables_match_the_specs_and_yaml():
-    problems = docs.readme_problems(README.read_text(), docs.generated_sections())
+def test_package_readme_tables_match_the_specs_and_yaml():
+    problems = docs.repository_problems(REPO, docs.generated_sections())
     assert problems == [], '\n'.join(problems) + '\nrun: python -m autovla_bringup.docs --write'
 
 
+def test_each_generated_table_lives_in_its_package_readme():
+    homes = docs.section_homes()
+    assert homes['params:safety_node'] == 'src/autovla_safety/README.md'
+    assert homes['topics'] == 'src/autovla_bringup/README.md'
+    assert set(homes) == set(docs.generated_sections())
+
+
+def test_top_readme_is_a_map_and_every_package_has_a_readme():
+    top = (REPO / 'README.md').read_text()
+    assert len(top.splitlines()) < TOP_README_MAX_LINES
+    assert '<!-- params:' not in top and '<!-- topics:' not in top
+    for package in sorted(path.parent for path in REPO.glob('src/*/package.xml')):
+        assert (package / 'README.md').is_file(), f'{package.name} has no README.md'
+        assert f'(src/{package.name}/README.md)' in top, f'top README does not link {package.name}'
+
+
 def test_readme_check_fails_when_a_default_in_the_readme_is_edited():
-    readme = README.read_text()
+    readme = SAFETY_README.read_text()
     row = '| `control_rate_hz` | double | `50.0` |'
     assert row in readme
     edited = readme.replace(row, row.replace('50.0', '60.0'))
-    assert any('60.0' in line for line in docs.readme_problems(edited, docs.generated_sections()))
+    blocks = docs.sections_by_readme(docs.generated_sections())['src/autovla_safety/README.md']
+    assert docs.readme_problems(readme, blocks) == []
+    assert any('60.0' in line for line in docs.readme_problems(edited, blocks))
+
+
+def test_docs_check_reports_a_missing_package_readme(tmp_path):
+    problems = docs.repository_problems(tmp_path, docs.generated_sections())
+    assert any(line.startswith('src/autovla_safety/README.md: missing') for line in problems)
 
 
 def test_readme_check_fails_when_a_yaml_default_changes(tmp_path):
@@ -41,13 +65,13 @@ def test_readme_check_fails_when_a_yaml_default_changes(tmp_path):
     safety_yaml.write_text(yaml.safe_dump(
         {'safety_node': {'ros__parameters': {'control_rate_hz': 25.0}}}))
     sections = docs.generated_sections(stack.InstallSpace(share=share))
-    problems = docs.readme_problems(README.read_text(), sections)
+    problems = docs.repository_problems(REPO, sections)
     assert any(line.startswith('+') and '25.0' in line for line in problems)
 
 
 def test_readme_without_markers_is_reported():
-    assert docs.readme_problems('# no tables\n', {'topics': 'x'}) == [
-        'README has no <!-- topics:begin --> ... end block']
+    assert docs.readme_problems('# no tables\n', {'topics': 'x'}, 'X.md') == [
+        'X.md: README has no <!-- topics:begin --> ... end block']
 
 
 def _rviz():
