@@ -53,11 +53,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f'generate_scenarios: {error}', file=sys.stderr)
         return 2
     started = time.monotonic()
+    finished = []
 
     def progress(line: str) -> None:
-        done, total = line.rsplit(' ', 1)[-1].split('/')
-        if done == total:
-            print(f'  {line} ({time.monotonic() - started:.1f} s)', flush=True)
+        # The generator reports once per finished scenario.
+        finished.append(line)
+        print(f'  [{len(finished)}/{len(names)}] {line} '
+              f'({time.monotonic() - started:.1f} s since start)', flush=True)
 
     index = generate_set(args.out, names, config, progress)
     for entry in index['scenarios']:
