@@ -1,8 +1,9 @@
 """ros2 launch autovla_bringup replay.launch.py bag:=PATH: the stack on a recorded bag.
 
 Starts autovla.launch.py with use_sim_time:=true and the bag replay tool (autovla_replay's
-replay_bag, described in autovla_bringup.stack.REPLAY) publishing /clock. The other
-autovla.launch.py arguments (model_path, device, rig_file, namespace, log_level) pass through.
+replay_bag, described in autovla_bringup.stack.REPLAY): it publishes /clock and the bag's
+topics in the stack's namespace. The other autovla.launch.py arguments (model_path, device,
+rig_file, namespace, log_level) pass through.
 """
 
 from pathlib import Path
@@ -30,7 +31,8 @@ def replay_process(context):
     command = stack.REPLAY.command(
         executable, LaunchConfiguration('bag').perform(context),
         LaunchConfiguration('mode').perform(context),
-        float(LaunchConfiguration('rate').perform(context)))
+        float(LaunchConfiguration('rate').perform(context)),
+        LaunchConfiguration('namespace').perform(context))
     return [ExecuteProcess(cmd=command, output='screen', emulate_tty=True)]
 
 

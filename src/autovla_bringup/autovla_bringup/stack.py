@@ -80,20 +80,28 @@ ARGUMENTS = (
 
 @dataclass(frozen=True)
 class ReplayDescription:
-    """The bag replay tool that ``replay.launch.py`` runs next to the stack."""
+    """The bag replay tool that ``replay.launch.py`` runs next to the stack.
+
+    ``replay_bag`` always publishes /clock (the stack runs on simulated time) and publishes
+    the bag's relative topics inside ``namespace``, where the stack's nodes listen.
+    """
 
     package: str = 'autovla_replay'
     executable: str = 'replay_bag'
     modes: Tuple[str, ...] = ('lockstep', 'rate')
 
-    def command(self, executable_path: Path, bag: str, mode: str, rate: float) -> List[str]:
-        """Command line that replays ``bag`` and publishes /clock."""
+    def command(self, executable_path: Path, bag: str, mode: str, rate: float,
+                namespace: str = DEFAULT_NAMESPACE) -> List[str]:
+        """Command line that replays ``bag`` into the stack in ``namespace``."""
+        if not bag:
+            raise ValueError('no bag given: replay.launch.py needs bag:=PATH')
         if mode not in self.modes:
             raise ValueError(f'replay mode {mode!r} is not one of {list(self.modes)}')
         if not math.isfinite(rate) or rate <= 0.0:
             raise ValueError(f'replay rate {rate} must be a positive number')
-        return [str(executable_path), '--bag', bag, '--mode', mode, '--rate', repr(rate),
-                '--clock']
+        # The topic map of recorded car bags (issue 10, branch real-bags) adds its option here.
+        return [str(executable_path), bag, '--mode', mode, '--rate', repr(rate),
+                '--namespace', normalize_namespace(namespace)]
 
 
 REPLAY = ReplayDescription()

@@ -113,10 +113,12 @@ def test_replay_launch_includes_the_stack_with_sim_time_and_needs_replay_bag(lau
     assert Path(source).name == 'autovla.launch.py' and Path(source).is_file()
     replay = stack.InstallSpace().installed_executable(stack.REPLAY.package,
                                                        stack.REPLAY.executable)
-    context = {'bag': '/bags/a', 'mode': 'lockstep', 'rate': '1.0'}
+    context = {'bag': '/bags/a', 'mode': 'lockstep', 'rate': '1.0', 'namespace': 'car'}
     if replay is not None:
         [process] = opaque_function(description)(context)
-        assert process.kwargs['cmd'][-1] == '--clock'
+        assert process.kwargs['cmd'] == stack.REPLAY.command(replay, '/bags/a', 'lockstep',
+                                                             1.0, 'car')
+        assert process.kwargs['cmd'][-2:] == ['--namespace', '/car']
     else:
         with pytest.raises(RuntimeError, match='replay_bag not found'):
             opaque_function(description)(context)

@@ -148,9 +148,12 @@ def test_bad_options_are_refused():
         stack.REPLAY.command(Path('/x'), 'b', 'fast', 1.0)
 
 
-def test_replay_command_publishes_clock():
+def test_replay_command_replays_into_the_stack_namespace():
     assert stack.REPLAY.command(Path('/ws/lib/replay_bag'), '/bags/a', 'rate', 2.0) == [
-        '/ws/lib/replay_bag', '--bag', '/bags/a', '--mode', 'rate', '--rate', '2.0', '--clock']
+        '/ws/lib/replay_bag', '/bags/a', '--mode', 'rate', '--rate', '2.0',
+        '--namespace', '/autovla']
+    with pytest.raises(ValueError, match='bag:=PATH'):
+        stack.REPLAY.command(Path('/x'), '', 'rate', 1.0)
 
 
 def test_namespaces_resolve_like_ros():

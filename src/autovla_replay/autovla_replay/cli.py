@@ -51,8 +51,8 @@ def _lockstep_options(parser: argparse.ArgumentParser) -> None:
                         help='seconds to wait for the stack to subscribe to the anchor camera')
 
 
-def replay_main(argv: Optional[Sequence[str]] = None) -> int:
-    """Replay a rosbag2 into the live graph (rate-scaled or lock-step) with /clock."""
+def build_replay_parser() -> argparse.ArgumentParser:
+    """Options of ``replay_bag`` (autovla_bringup's replay command line is parsed with it)."""
     parser = argparse.ArgumentParser(prog='replay_bag', description=replay_main.__doc__)
     parser.add_argument('bag', help='rosbag2 directory (sqlite3 or MCAP)')
     parser.add_argument('--mode', choices=('rate', 'lockstep'), default='rate')
@@ -62,7 +62,12 @@ def replay_main(argv: Optional[Sequence[str]] = None) -> int:
                         help="topics starting with this are not replayed ('' replays all)")
     parser.add_argument('--remap', nargs='*', default=[], metavar='FROM:=TO')
     _lockstep_options(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def replay_main(argv: Optional[Sequence[str]] = None) -> int:
+    """Replay a rosbag2 into the live graph (rate-scaled or lock-step) with /clock."""
+    args = build_replay_parser().parse_args(argv)
     messages = read_messages(Path(args.bag), _topic_list(args.topics) or None)
     messages = [m for m in messages
                 if not (args.exclude_prefix and m.topic.startswith(args.exclude_prefix))]
