@@ -4,7 +4,8 @@ Everything about the nodes (packages, executables, params files, overrides, came
 comes from autovla_bringup.stack, the description the autovla_bringup command also runs,
 so `ros2 launch` and `autovla_bringup` start the same processes with the same arguments.
 
-Arguments (all optional): model_path, device, rig_file, use_sim_time, namespace, log_level;
+Arguments (all optional): model_path, device, rig_file, use_sim_time, namespace, params_file
+(a user params YAML overlaying the shipped defaults), log_level;
 `ros2 launch autovla_bringup autovla.launch.py --show-args` lists them with descriptions.
 """
 
@@ -23,7 +24,7 @@ def stack_nodes(context):
     return [
         Node(package=launch.node.package, executable=launch.node.executable,
              name=launch.node.name, namespace=launch.namespace,
-             parameters=[str(launch.params_file), launch.overrides],
+             parameters=[str(path) for path in launch.params_files()] + [launch.overrides],
              remappings=list(launch.remaps),
              arguments=['--ros-args', '--log-level', launch.log_level],
              output='screen', emulate_tty=True)

@@ -25,7 +25,7 @@ from typing import List, Optional, Sequence
 import yaml
 
 from autovla_bringup import stack
-from autovla_bringup.specs import typed_overrides, undeclared_overrides
+from autovla_bringup.specs import typed_overrides, undeclared_overrides, user_params_problems
 
 PREFIX = '[autovla_bringup]'
 _PR_SET_PDEATHSIG = 1
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog='autovla_bringup', description=__doc__.split('\n')[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     defaults = {argument.name: argument for argument in stack.ARGUMENTS}
-    for name in ('model_path', 'device', 'rig_file', 'namespace', 'log_level'):
+    for name in ('model_path', 'device', 'rig_file', 'namespace', 'params_file', 'log_level'):
         parser.add_argument('--' + name.replace('_', '-'), default=defaults[name].default,
                             help=defaults[name].description)
     parser.add_argument('--use-sim-time', action='store_true',
@@ -64,7 +64,8 @@ def options_from(args: argparse.Namespace) -> stack.StackOptions:
     """Turn parsed options into the stack options (ValueError on bad input)."""
     return stack.StackOptions(
         model_path=args.model_path, device=args.device, rig_file=args.rig_file,
-        use_sim_time=args.use_sim_time, namespace=args.namespace, log_level=args.log_level,
+        use_sim_time=args.use_sim_time, namespace=args.namespace,
+        params_file=args.params_file, log_level=args.log_level,
         nodes=stack.select_nodes(args.nodes),
         overrides=tuple(stack.parse_override(text) for text in args.params_override))
 
@@ -198,6 +199,9 @@ def single_process_ros_args(launches: Sequence[stack.NodeLaunch],
         # Node-scoped remaps: the other nodes of this process keep their names.
         for source, target in launch.remaps:
             args += ['-r', f'{launch.node.name}:{source}:={target}']
+    # The user's file (the same for every node) overlays all the shipped defaults.
+    if launches[0].user_params_file:
+        args += ['--params-file', str(launches[0].user_params_file)]
     return args + ['--params-file', str(overrides_file)]
 
 
@@ -206,7 +210,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         launches = typed_overrides(stack.describe(options_from(args)))
-        problems = undeclared_overrides(launches)
+        problems = undeclared_overrides(launches) + user_params_problems(launches)
         missing = [str(launch.executable_path) for launch in launches
                    if not launch.executable_path.exists()]
         if missing and not args.single_process:

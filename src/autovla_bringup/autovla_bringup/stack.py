@@ -74,6 +74,8 @@ ARGUMENTS = (
     Argument(USE_SIM_TIME, 'false', 'true: every node follows /clock (bag replay).',
              ((ALL_NODES, USE_SIM_TIME),)),
     Argument('namespace', DEFAULT_NAMESPACE, 'Namespace of every node and topic.'),
+    Argument('params_file', '', 'User params YAML overlaying the shipped defaults (sections '
+             '/**/<node>, /<namespace>/<node> or /**); empty = defaults only.'),
     Argument('log_level', 'info', 'Log level of every node: ' + ', '.join(LOG_LEVELS) + '.'),
 )
 
@@ -205,6 +207,7 @@ class StackOptions:
     rig_file: str = ''
     use_sim_time: bool = False
     namespace: str = DEFAULT_NAMESPACE
+    params_file: str = ''
     log_level: str = 'info'
     nodes: Tuple[str, ...] = tuple(node.key for node in NODES)
     overrides: Tuple[Tuple[str, str, Any], ...] = ()   # (node key, param, value)
@@ -238,18 +241,24 @@ class NodeLaunch:
     namespace: str
     params_file: Path
     overrides: Dict[str, Any] = field(default_factory=dict)
+    user_params_file: Optional[Path] = None   # applied after params_file, before overrides
     remaps: Tuple[Tuple[str, str], ...] = ()
     log_level: str = 'info'
 
     def ros_args(self) -> List[str]:
         """``--ros-args`` for running this node in its own process."""
-        args = ['--ros-args', '-r', f'__node:={self.node.name}', '-r', f'__ns:={self.namespace}',
-                '--params-file', str(self.params_file)]
+        args = ['--ros-args', '-r', f'__node:={self.node.name}', '-r', f'__ns:={self.namespace}']
+        for params_file in self.params_files():
+            args += ['--params-file', str(params_file)]
         for name, value in self.overrides.items():
             args += ['-p', f'{name}:={param_literal(value)}']
         for source, target in self.remaps:
             args += ['-r', f'{source}:={target}']
         return args + ['--log-level', self.log_level]
+
+    def params_files(self) -> List[Path]:
+        """Params files in the order ROS applies them: shipped defaults, then the user's."""
+        return [self.params_file] + ([self.user_params_file] if self.user_params_file else [])
 
     def command(self) -> List[str]:
         """Full command line of this node's process."""
@@ -350,6 +359,7 @@ def describe(options: StackOptions, install: Optional[InstallSpace] = None) -> L
         overrides[node_key][param] = value
     rig = Path(options.rig_file) if options.rig_file else install.default_rig()
     namespace = normalize_namespace(options.namespace)
+    user_params_file = Path(options.params_file).expanduser() if options.params_file else None
     launches = []
     for node in NODES:
         if node.key not in options.nodes:
@@ -357,7 +367,7 @@ def describe(options: StackOptions, install: Optional[InstallSpace] = None) -> L
         launches.append(NodeLaunch(
             node=node, executable_path=install.executable(node.package, node.executable),
             namespace=namespace, params_file=install.params_file(node),
-            overrides=overrides[node.key],
+            overrides=overrides[node.key], user_params_file=user_params_file,
             remaps=camera_remaps(rig) if node.key == 'perception' else (),
             log_level=options.log_level))
     return launches

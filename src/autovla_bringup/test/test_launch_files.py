@@ -73,7 +73,17 @@ def test_autovla_launch_declares_every_stack_argument(launch_api):
     description = load_launch_file('autovla.launch.py').generate_launch_description()
     assert declared_arguments(description) == {
         'model_path': '', 'device': '', 'rig_file': '', 'use_sim_time': 'false',
-        'namespace': 'autovla', 'log_level': 'info'}
+        'namespace': 'autovla', 'params_file': '', 'log_level': 'info'}
+
+
+def test_autovla_launch_passes_the_user_params_file_after_the_defaults(launch_api, tmp_path):
+    description = load_launch_file('autovla.launch.py').generate_launch_description()
+    user = tmp_path / 'car.yaml'
+    context = {**declared_arguments(description), 'params_file': str(user)}
+    for node in opaque_function(description)(context):
+        shipped, user_file, overrides = node.kwargs['parameters']
+        assert Path(shipped).name.endswith('.yaml') and user_file == str(user)
+        assert overrides == {'use_sim_time': False}
 
 
 def test_autovla_launch_starts_the_same_processes_as_the_bringup_command(launch_api):

@@ -37,7 +37,7 @@ def test_consistency_check_catches_a_yaml_key_the_node_does_not_declare(tmp_path
     config = tmp_path / node.package / 'config'
     config.mkdir(parents=True)
     document = yaml.safe_load(INSTALL.params_file(node).read_text())
-    document['safety_node']['ros__parameters']['not_a_parameter'] = 1.0
+    document['/**/safety_node']['ros__parameters']['not_a_parameter'] = 1.0
     (config / node.params_file).write_text(yaml.safe_dump(document))
     problems = specs.consistency_problems(node, stack.InstallSpace(share=lambda p: tmp_path / p))
     assert problems == ['safety_node: params YAML sets not_a_parameter, '

@@ -74,10 +74,15 @@ def flatten(tree: Dict[str, Any], prefix: str = '') -> Dict[str, Any]:
 
 
 def load_defaults(yaml_path: Path, node_name: str) -> Dict[str, Any]:
-    """Read ``node_name``'s ``ros__parameters`` (flattened) from a ROS params file."""
+    """Read ``node_name``'s ``ros__parameters`` (flattened) from a ROS params file.
+
+    The section is the first of ``/**/<node_name>`` (how the shipped files are keyed, so
+    namespaced nodes receive them), ``<node_name>`` and ``/**``.
+    """
     with open(yaml_path, encoding='utf-8') as stream:
         document = yaml.safe_load(stream) or {}
-    section = document.get(node_name) or document.get('/**') or {}
+    section = (document.get(f'/**/{node_name}') or document.get(node_name)
+               or document.get('/**') or {})
     if 'ros__parameters' not in section:
         raise ValueError(f'{yaml_path}: no {node_name}.ros__parameters section')
     return flatten(section['ros__parameters'])
