@@ -37,7 +37,8 @@ def probe():
 def test_a_namespaced_node_takes_an_edited_copy_of_the_shipped_file(tmp_path, probe):
     shipped = stack.InstallSpace().params_file(SAFETY)
     edited = tmp_path / 'edited.yaml'
-    edited.write_text(shipped.read_text().replace('control_rate_hz: 50.0', 'control_rate_hz: 20.0'))
+    edited.write_text(shipped.read_text().replace('control_rate_hz: 50.0',
+                                                  'control_rate_hz: 20.0'))
     assert edited.read_text() != shipped.read_text()
     command = [executable(SAFETY.package, SAFETY.executable), '--ros-args',
                '-r', f'__ns:={NAMESPACE}', '--params-file', str(edited)]
