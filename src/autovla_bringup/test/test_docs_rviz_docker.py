@@ -115,12 +115,25 @@ def test_dockerfile_passes_hadolint():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_entrypoint_passes_shellcheck_and_is_executable():
-    entrypoint = REPO / 'docker/entrypoint.sh'
-    result = subprocess.run([_tool('shellcheck'), str(entrypoint)], capture_output=True,
+@pytest.mark.parametrize('script', ['docker/entrypoint.sh', 'docker/check_image.sh'])
+def test_docker_scripts_pass_shellcheck_and_are_executable(script):
+    result = subprocess.run([_tool('shellcheck'), str(REPO / script)], capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert entrypoint.stat().st_mode & 0o111
+    assert (REPO / script).stat().st_mode & 0o111
+
+
+def test_image_check_runs_the_installed_executables_with_the_ros_numpy():
+    dockerfile = (REPO / 'docker/Dockerfile').read_text()
+    assert 'RUN src/autovla_ros/docker/check_image.sh "$ROS_NUMPY_VERSION"' in dockerfile
+    # Ubuntu 24.04's python3-numpy, which ROS Jazzy's apt packages are built against.
+    assert 'ARG ROS_NUMPY_VERSION=1.26.4' in dockerfile
+    assert "grep -v -e '^torch==' -e '^numpy=='" in dockerfile
+    check = (REPO / 'docker/check_image.sh').read_text()
+    for node in stack.NODES:
+        assert f'"{node.package} {node.executable}"' in check
+    assert f'"{stack.REPLAY.package} {stack.REPLAY.executable}"' in check
+    assert 'timeout --signal=INT --preserve-status' in check
 
 
 def test_dockerfile_uses_official_jazzy_base_and_the_pinned_torch():
