@@ -13,6 +13,7 @@ from autovla_common.ros_params import declare_parameters
 from autovla_common.runner import run_node, StartupError
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from nav_msgs.msg import Path
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.time import Time
 from std_msgs.msg import String
@@ -101,6 +102,7 @@ class PlannerNode(Node):
                                        'rejected_invalid'), 0)
         self.last = {'latency_ms': float('nan'), 'confidence': float('nan'), 'error': ''}
         self._pending = None
+        self._inferring = False
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._running = True
@@ -146,8 +148,17 @@ class PlannerNode(Node):
             with self._lock:
                 msg, self._pending = self._pending, None
                 self._wake.clear()
-            if msg is not None and not self._too_old(msg):
-                self._plan(msg)
+                running = self._running
+            if running and msg is not None and not self._too_old(msg):
+                self._set_inferring(True)
+                try:
+                    self._plan(msg)
+                finally:
+                    self._set_inferring(False)
+
+    def _set_inferring(self, inferring: bool) -> None:
+        with self._lock:
+            self._inferring = inferring
 
     def _plan(self, msg: DrivingObservation) -> None:
         deadline = time.monotonic() + self.params['inference_timeout_s']
@@ -169,12 +180,23 @@ class PlannerNode(Node):
             return
         header = msg.header
         header.frame_id = FRAME_ID
-        self.trajectory_pub.publish(
-            trajectory_msg(plan, header, observation.speed, self.runtime.model_id))
-        self.path_pub.publish(path_msg(plan, header))
-        self.explanation_pub.publish(String(data=plan.explanation))
-        self.marker_pub.publish(markers_msg(plan, header))
+        messages = ((self.trajectory_pub, trajectory_msg(plan, header, observation.speed,
+                                                         self.runtime.model_id)),
+                    (self.path_pub, path_msg(plan, header)),
+                    (self.explanation_pub, String(data=plan.explanation)),
+                    (self.marker_pub, markers_msg(plan, header)))
         with self._lock:
+            # A signal shuts the context down from the main thread at any moment: a plan
+            # finished after that has nobody to go to.
+            if not self._running or not self.context.ok():
+                return
+            try:
+                for publisher, message in messages:
+                    publisher.publish(message)
+            except _rclpy.RCLError:
+                if self.context.ok():
+                    raise
+                return
             self.counters['plans'] += 1
             self.counters[plan.mode] += 1
             self.last['latency_ms'] = plan.latencies_ms.get('total', float('nan'))
@@ -187,7 +209,7 @@ class PlannerNode(Node):
 
     def _publish_diagnostics(self) -> None:
         with self._lock:
-            counters, last = dict(self.counters), dict(self.last)
+            counters, last, inferring = dict(self.counters), dict(self.last), self._inferring
         failures = counters['errors'] + counters['timeouts'] + counters['rejected_invalid']
         status = DiagnosticStatus(
             level=DiagnosticStatus.WARN if failures else DiagnosticStatus.OK,
@@ -196,18 +218,22 @@ class PlannerNode(Node):
         plans = counters['plans']
         values = {**counters, 'slow_ratio': counters['slow'] / plans if plans else 0.0,
                   'last_latency_ms': last['latency_ms'], 'last_confidence': last['confidence'],
-                  'model_id': self.runtime.model_id}
+                  'model_id': self.runtime.model_id, 'inference_running': inferring}
         status.values = [KeyValue(key=key, value=str(value)) for key, value in values.items()]
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diagnostics_pub.publish(array)
 
     def destroy_node(self):
-        """Stop the worker thread, then the node."""
-        self._running = False
-        self._wake.set()
+        """Stop the worker thread (after its current plan, which it drops), then the node."""
         if hasattr(self, '_worker'):
-            self._worker.join(timeout=5.0)
+            with self._lock:
+                self._running = False
+            self._wake.set()
+            # A worker left inside torch at interpreter exit aborts the process.
+            self._worker.join(timeout=self.params['inference_timeout_s'] + 1.0)
+            if self._worker.is_alive():
+                self.get_logger().error('inference still running at shutdown')
         return super().destroy_node()
 
 

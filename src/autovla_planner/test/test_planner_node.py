@@ -1,7 +1,10 @@
 """planner_node end to end: installed executable, tiny model, real DDS."""
 
+import signal
+
 from autovla_common.qos import RELIABLE_QOS
 from autovla_common.testing import NodeProcess, RosProbe, wait_until
+from autovla_planner.model_files import random_model_dir
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Path
@@ -89,3 +92,29 @@ def test_missing_model_fails_at_start_with_one_clear_message(tmp_path):
         assert node.process.returncode == 1, node.output()
         assert 'cannot start' in node.output(), node.output()
         assert 'autovla_runtime.yaml' in node.output(), node.output()
+
+
+def test_planner_stopped_during_an_inference_does_not_publish_into_a_dead_context():
+    # Slow thinking with the random model never closes its reasoning: up to 1500 tokens, many
+    # seconds, cut by inference_timeout_s. Shutdown waits for that plan and must drop it.
+    with NodeProcess.ros_node('autovla_planner', 'planner_node', params={
+            'model_path': str(random_model_dir()), 'reasoning_mode': 'slow',
+            'latency_budget_s': 0.0, 'max_reasoning_tokens': 1500, 'inference_timeout_s': 15.0,
+            'max_observation_age_s': 60.0},
+            ros_args=['-r', '__ns:=/shutdown_test']) as node, RosProbe() as probe:
+        diagnostics = probe.collect(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
+        publisher = probe.publisher(DrivingObservation,
+                                    '/shutdown_test/observation', RELIABLE_QOS)
+        assert probe.wait_for_subscribers(publisher, timeout=120), node.output()
+        publisher.publish(observation(probe.now()))
+
+        def busy():
+            return any(kv.key == 'inference_running' and kv.value == 'True'
+                       for array in list(diagnostics) for status in array.status
+                       for kv in status.values)
+
+        assert wait_until(busy, timeout=60), node.output()
+        node.process.send_signal(signal.SIGINT)
+        node.process.wait(timeout=60)
+        assert node.process.returncode == 0, node.output()
+        assert 'Traceback' not in node.output(), node.output()
