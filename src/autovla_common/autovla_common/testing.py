@@ -163,7 +163,7 @@ class SimClock:
             return self._now
 
     def now(self) -> Time:
-        """Current simulated time as a builtin_interfaces/Time."""
+        """Return the simulated time as a builtin_interfaces/Time."""
         sec, nanosec = divmod(int(round(self.seconds * 1e9)), 1_000_000_000)
         return Time(sec=sec, nanosec=nanosec)
 
