@@ -244,15 +244,16 @@ class SafetyNode(Node):
     def _restart_after_clock_jump(self, jump: float, now: float) -> None:
         """Forget every timed input: plans, poses and deadlines belong to another timeline."""
         reason = (f'clock jumped back {jump:.3f} s (replay restarted?): state reset, '
-                  'waiting for valid plans')
-        self.get_logger().warning(f'{self.supervisor.mode.name} -> COMFORTABLE_STOP: {reason}')
+                  'latches kept, waiting for valid plans')
         with self._lock:
-            self.supervisor = Supervisor(self.config.supervisor, now, reason)
+            previous = self.supervisor.mode
+            self.supervisor.restart_timeline(now, reason)
             self.history = PoseHistory(self.history.length)
             self._valid_plan = self._selected = None
             if self._route is not None:  # same odom geometry; its age restarts with the clock
                 self.supervisor.on_route(now)
             self.counters['clock_jumps'] += 1
+        self.get_logger().warning(f'{previous.name} -> {self.supervisor.mode.name}: {reason}')
 
     def _fallback(self, ego, now: float) -> Union[Trajectory, str]:
         if self._route is None:

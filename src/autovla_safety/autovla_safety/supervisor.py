@@ -51,7 +51,20 @@ class Supervisor:
     def __init__(self, cfg: SupervisorConfig, now: float,
                  reason: str = 'start-up: waiting for valid plans'):
         self.cfg = cfg
-        self.mode = Mode.COMFORTABLE_STOP
+        self.estop_latched = False
+        self._estop_asserted = False
+        self._internal_error: Optional[str] = None
+        self.restart_timeline(now, reason)
+
+    def restart_timeline(self, now: float, reason: str) -> None:
+        """Forget every timed input (the clock jumped back); keep the latches.
+
+        Heartbeats, plans, the route stamp and the recovery count belong to the old
+        timeline. The e-stop and internal-error latches do not depend on time: only
+        ``reset_estop`` releases them, so a latched supervisor restarts in EMERGENCY_STOP.
+        """
+        latched = self.estop_latched or self._internal_error is not None
+        self.mode = Mode.EMERGENCY_STOP if latched else Mode.COMFORTABLE_STOP
         self.since = now
         self.reason = reason
         self.faults: List[Fault] = []
@@ -65,9 +78,6 @@ class Supervisor:
         self._last_odometry_time: Optional[float] = None
         self._route_stamp: Optional[float] = None
         self._route_problem = 'no route received'
-        self.estop_latched = False
-        self._estop_asserted = False
-        self._internal_error: Optional[str] = None
 
     # Inputs -------------------------------------------------------------------------------
     def on_plan(self, now: float, stamp: float, faults: Sequence[Fault],
