@@ -9,13 +9,17 @@ ROS-free. The same check as Autoware's autonomous_emergency_braking, in this pro
 2. Paths: the ego footprint (``ego_length`` x ``ego_width`` plus ``lateral_margin`` a side,
    ``rear_overhang`` behind base_link) swept every ``path_step`` metres along (a) the path
    the node is about to track and (b) the ego's current motion: constant speed and yaw
-   rate from odometry, the "IMU path" of Autoware.
+   rate from odometry, the "IMU path" of Autoware. While a path is tracked, the current
+   motion is only trusted ``motion_horizon`` seconds ahead: beyond that the controller
+   steers along the tracked path (on a straight leading into a curve, the straight motion
+   would run into the cars parked outside the curve). In the stops nothing is tracked and
+   the current motion is checked as far as the stopping distance.
 3. Collision: the first footprint along a path that contains a point; its arc length is
    the distance left to the obstacle.
-4. Obstacle speed: the point's displacement since the previous cloud (nearest previous
-   point, projected on the path heading). A nearest neighbour can only underestimate a
-   displacement, so the estimate errs towards braking; oncoming or implausible motion
-   counts as standing still.
+4. Obstacle speed: how far the obstacle's near boundary moved along the path since the
+   previous cloud (the rearmost previous point in a band around the contact point).
+   Oncoming motion counts as standing still (the RSS term only credits an obstacle
+   moving away), and so does an obstacle not seen before.
 5. Imminent when the distance is shorter than the RSS stopping distance
    ``v * reaction_time + v^2 / (2 deceleration) - v_obstacle^2 / (2 obstacle_deceleration)
    + longitudinal_margin``. Then the node brakes at ``deceleration`` (an emergency stop)
@@ -33,6 +37,10 @@ import numpy as np
 
 from autovla_safety.config import AebConfig
 from autovla_safety.trajectory import EgoState, project_on_polyline, Trajectory
+
+# Half-width (m) of the band across the path in which an obstacle's previous boundary is
+# searched: narrower than a lane, so a neighbour in the next lane does not count.
+BOUNDARY_BAND = 1.0
 
 
 @dataclass(frozen=True)
@@ -184,16 +192,24 @@ class ObstacleMonitor:
         return np.column_stack([cos * dx + sin * dy, -sin * dx + cos * dy])
 
     def _obstacle_speed(self, point: np.ndarray, heading: float) -> float:
-        """Speed along ``heading`` of the odometry-frame ``point`` since the previous cloud."""
+        """Speed along ``heading`` of the obstacle whose nearest point is ``point`` (odom).
+
+        The obstacle's near boundary is tracked, not single points (a face parallel to the
+        motion has no visible displacement): of the previous cloud's points in a lane-wide
+        band around ``point``, the rearmost along ``heading`` was that boundary then.
+        """
         if self._previous_stamp is None or not len(self._previous):
             return 0.0
         dt = self.cloud_stamp - self._previous_stamp
-        offsets = point - self._previous
-        nearest = offsets[np.argmin(np.hypot(offsets[:, 0], offsets[:, 1]))]
-        if dt <= 0.0 or math.hypot(*nearest) > self.cfg.max_obstacle_speed * dt:
-            return 0.0
-        return max(0.0, float(nearest[0] * math.cos(heading) + nearest[1] * math.sin(heading))
-                   / dt)
+        reach = self.cfg.max_obstacle_speed * dt
+        cos, sin = math.cos(heading), math.sin(heading)
+        offsets = self._previous - point
+        along = offsets[:, 0] * cos + offsets[:, 1] * sin
+        across = -offsets[:, 0] * sin + offsets[:, 1] * cos
+        band = (np.abs(across) <= BOUNDARY_BAND) & (np.abs(along) <= reach)
+        if dt <= 0.0 or not band.any():
+            return 0.0   # nothing seen there before: it may as well stand still
+        return max(0.0, -float(along[band].min()) / dt)
 
     def _check(self, name: str, poses: np.ndarray, speed: float,
                ego: EgoState) -> Optional[Collision]:
@@ -206,11 +222,16 @@ class ObstacleMonitor:
         return Collision(name, distance, speed, obstacle_speed,
                          stopping_distance(self.cfg, speed, obstacle_speed))
 
-    def check_motion(self, ego: EgoState, yaw_rate: float) -> Optional[Collision]:
-        """First collision along the ego's current motion (None below ``min_speed``)."""
+    def check_motion(self, ego: EgoState, yaw_rate: float,
+                     horizon: float = math.inf) -> Optional[Collision]:
+        """First collision along the ego's current motion within ``horizon`` seconds.
+
+        None below ``min_speed``. Beyond the stopping distance nothing is imminent, so the
+        path never extends farther than that.
+        """
         if ego.speed < self.cfg.min_speed:
             return None
-        length = stopping_distance(self.cfg, ego.speed) + self.cfg.path_step
+        length = min(stopping_distance(self.cfg, ego.speed), ego.speed * horizon)
         return self._check('current motion', motion_path(ego.speed, yaw_rate, length,
                                                          self.cfg.path_step), ego.speed, ego)
 
@@ -234,8 +255,12 @@ class ObstacleMonitor:
         """
         if ego is None or not self.fresh(now):
             return None
-        for collision in (self.check_motion(ego, yaw_rate),
-                          tracked and self.check_trajectory('tracked path', tracked, ego)):
+        if tracked is None:
+            checks = (self.check_motion(ego, yaw_rate),)
+        else:
+            checks = (self.check_motion(ego, yaw_rate, self.cfg.motion_horizon),
+                      self.check_trajectory('tracked path', tracked, ego))
+        for collision in checks:
             if collision is not None and collision.imminent:
                 self.activations += not self.braking(now)
                 self._brake_until = now + self.cfg.hold

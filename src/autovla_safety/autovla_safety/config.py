@@ -133,6 +133,8 @@ PARAMS = (
               '(m/s).', min=0.0, max=5.0),
     ParamSpec('aeb.hold_s', 'double', 'Braking continues this long after the last imminent '
               'collision (s).', min=0.0, max=30.0),
+    ParamSpec('aeb.motion_horizon_s', 'double', 'While a path is tracked, the current '
+              'motion is checked this far ahead (s).', min=0.1, max=10.0),
     ParamSpec('aeb.path_step_m', 'double', 'Spacing of the footprints swept along a path (m).',
               min=0.05, max=2.0),
     ParamSpec('aeb.cloud_timeout_s', 'double', 'Clouds older than this are not used: the '
@@ -243,6 +245,7 @@ class AebConfig:
     longitudinal_margin: float
     min_speed: float
     hold: float
+    motion_horizon: float
     path_step: float
     cloud_timeout: float
     max_cloud_points: int
