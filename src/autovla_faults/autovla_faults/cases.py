@@ -151,7 +151,7 @@ def judge(episode: Episode) -> Verdict:
         reached - episode.injected) * episode.time_scale
     # The silence from the last command to the end of the episode is a gap too.
     stop = min(end, episode.ended)
-    before = [t for t in episode.commands if t < episode.injected][-1:]
+    before = [t for t in episode.commands if t < episode.injected][-1:] or [episode.injected]
     commands = before + [t for t in episode.commands if episode.injected <= t <= stop] + [stop]
     gaps = [(b - a) * episode.time_scale for a, b in zip(commands, commands[1:])]
     max_gap = max(gaps, default=math.inf)
