@@ -9,7 +9,9 @@ from autovla_safety.aeb import (
     stopping_distance,
     yaw_rate,
 )
+from autovla_safety.supervisor import Mode, Supervisor
 from autovla_safety.trajectory import EgoState, Trajectory
+from autovla_scenarios.obstacles import obstacle_points
 import numpy as np
 import pytest
 
@@ -151,3 +153,42 @@ def test_yaw_rate_from_two_poses():
     assert yaw_rate(ego(5.0, yaw=-3.1, stamp=1.0), ego(5.0, yaw=3.1, stamp=0.9)) == \
         pytest.approx((2 * math.pi - 6.2) / 0.1)
     assert yaw_rate(ego(5.0), None) == 0.0
+
+
+def test_car_cutting_in_is_tracked_by_its_boundary_not_its_side_face(config):
+    # A car crossing into the lane diagonally at 11 m/s along the path and 1.4 m/s across:
+    # its side face slides along itself, only its rear boundary shows the motion.
+    monitor = ObstacleMonitor(config.aeb)
+    for k, stamp in enumerate((0.0, 0.1)):
+        box = (FRONT + 7.0 + 2.25 + 1.1 * k, 1.6 - 0.14 * k, -0.13, 4.5, 1.9, 1.6)
+        monitor.on_cloud(stamp, obstacle_points([box], (0.0, 0.0, 0.0)), ego(10.0))
+    collision = monitor.check_motion(ego(10.0), 0.0)
+    assert collision is not None
+    assert collision.obstacle_speed == pytest.approx(11.0, abs=1.0)
+    assert not collision.imminent
+
+
+def test_supervisor_brakes_for_the_aeb_and_recovers_only_with_fresh_valid_plans(config):
+    supervisor = Supervisor(config.supervisor, 0.0)
+    supervisor.on_route(0.0)
+    for k in range(4):
+        supervisor.on_odometry(0.1 * k)
+        supervisor.on_plan(0.1 * k, 0.1 * k, [], 5.0)
+        supervisor.step(0.1 * k)
+    assert supervisor.mode == Mode.NOMINAL
+    supervisor.on_aeb('current motion: obstacle 5.0 m ahead')
+    supervisor.on_odometry(0.5)
+    transitions = supervisor.step(0.5)
+    assert supervisor.mode == Mode.EMERGENCY_STOP
+    assert 'aeb_braking: current motion: obstacle 5.0 m ahead' in transitions[0].reason
+    supervisor.on_aeb(None)
+    for k in range(3):   # plans stamped before the braking ended prove nothing
+        supervisor.on_odometry(0.6 + 0.1 * k)
+        supervisor.on_plan(0.6 + 0.1 * k, 0.45, [], 5.0)
+        supervisor.step(0.6 + 0.1 * k)
+    assert supervisor.mode == Mode.EMERGENCY_STOP
+    for k in range(3):
+        supervisor.on_odometry(1.0 + 0.1 * k)
+        supervisor.on_plan(1.0 + 0.1 * k, 1.0 + 0.1 * k, [], 5.0)
+        supervisor.step(1.0 + 0.1 * k)
+    assert supervisor.mode == Mode.NOMINAL
