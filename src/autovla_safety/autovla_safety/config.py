@@ -12,6 +12,8 @@ from typing import Any, Dict
 
 from autovla_common.params import ParamSpec
 
+# Serialized size of one autovla_msgs/TrajectoryPoint (CDR: a Duration and 6 float64).
+PLAN_POINT_BYTES = 56
 # Units end the parameter names (``wheelbase_m``) but not the dataclass fields.
 _UNIT_SUFFIX = re.compile(r'_(m|s|rad|radps|mps|mps2|mps3)$')
 
@@ -40,6 +42,8 @@ PARAMS = (
     # Validator.
     ParamSpec('validator.min_points', 'int', 'Fewest points a plan may have.', min=2, max=1000),
     ParamSpec('validator.max_points', 'int', 'Most points a plan may have.', min=2, max=1000),
+    ParamSpec('validator.max_message_bytes', 'int', 'Largest serialized plan accepted (bytes); '
+              'larger ones are rejected before deserialization.', min=4096, max=16777216),
     ParamSpec('validator.min_point_interval_s', 'double', 'Smallest time between two plan '
               'points (s).', min=0.001, max=5.0),
     ParamSpec('validator.max_point_interval_s', 'double', 'Largest time between two plan '
@@ -133,6 +137,7 @@ class ValidatorConfig:
 
     min_points: int
     max_points: int
+    max_message_bytes: int
     min_point_interval: float
     max_point_interval: float
     max_first_point_deviation: float
@@ -226,6 +231,9 @@ class SafetyConfig:
         problems = []
         if self.validator.min_points > self.validator.max_points:
             problems.append('validator.min_points > validator.max_points')
+        if self.validator.max_message_bytes < self.validator.max_points * PLAN_POINT_BYTES:
+            problems.append('validator.max_message_bytes cannot hold validator.max_points '
+                            f'points ({PLAN_POINT_BYTES} bytes each)')
         if self.validator.min_point_interval > self.validator.max_point_interval:
             problems.append('validator.min_point_interval_s > validator.max_point_interval_s')
         if self.controller.lookahead_min > self.controller.lookahead_max:

@@ -6,10 +6,14 @@ inputs change the mode, never the rate.
 Executor: single-threaded, on purpose. Measured here (2 cores), rclpy's
 MultiThreadedExecutor doubled the node's CPU use (19 % vs 9 % of a core at 50 Hz) and,
 with two busy processes beside it, let the command rate sag to 88 % where the
-single-threaded one held 100 %. Every input callback is short and bounded instead (a plan
-with more points than allowed is rejected before conversion; validation takes well under
-a millisecond). The input callbacks and the timer still sit in separate callback groups
-and share state only under one lock, so ``run_node(..., threads=2)`` stays correct.
+single-threaded one held 100 %. Every input callback is short and bounded instead. Plans
+arrive serialized (``raw=True``): their size and point count are read from the CDR
+prefix, and only a plan within both limits is deserialized (rclpy would otherwise build a
+Python object per point of a 20,000-point plan, ~0.2 s, before the node could judge it);
+validation takes well under a millisecond. ``bench/bench_safety_starvation.py`` measures
+the command gaps with a rogue plan flowing. The input callbacks and the timer still sit
+in separate callback groups and share state only under one lock, so
+``run_node(..., threads=2)`` stays correct.
 """
 
 from collections import Counter
@@ -28,6 +32,7 @@ from nav_msgs.msg import Odometry, Path
 import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
+from rclpy.serialization import deserialize_message
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
@@ -75,7 +80,7 @@ class SafetyNode(Node):
 
         inputs = MutuallyExclusiveCallbackGroup()
         self.create_subscription(PlannedTrajectory, 'planned_trajectory', self._on_plan,
-                                 RELIABLE_QOS, callback_group=inputs)
+                                 RELIABLE_QOS, callback_group=inputs, raw=True)
         self.create_subscription(Odometry, 'odometry', self._on_odometry, SENSOR_QOS,
                                  callback_group=inputs)
         self.create_subscription(Path, 'route', self._on_route, LATCHED_QOS,
@@ -96,29 +101,9 @@ class SafetyNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     # Inputs -----------------------------------------------------------------------------
-    def _on_plan(self, msg: PlannedTrajectory) -> None:
+    def _on_plan(self, data: bytes) -> None:
         now = self._now()
-        stamp = conversions.seconds(msg.header.stamp)
-        max_points = self.config.validator.max_points
-        trajectory = None
-        if len(msg.points) > max_points:
-            # Judged before converting: an oversized message must not cost the node its time.
-            faults = [Fault('point_count', f'{len(msg.points)} points, allowed at most '
-                            f'{max_points}')]
-            end_time = stamp
-        else:
-            plan = conversions.plan_from_msg(msg)
-            end_time = plan.end_time
-            with self._lock:
-                ego = self.history.at(stamp, self.config.validator.pose_lookup_tolerance)
-                route = self._route if self._route_frame == self._odom_frame else None
-            try:
-                faults = validate_plan(plan, now, ego, route, self.config.vehicle,
-                                       self.config.validator)
-                if not faults:
-                    trajectory = plan_to_odom(plan, ego)
-            except Exception as error:  # noqa: BLE001 - a plan we cannot judge is rejected
-                faults = [Fault('validator_error', f'{type(error).__name__}: {error}')]
+        stamp, end_time, faults, trajectory = self._judge_plan(data, now)
         with self._lock:
             self.supervisor.on_plan(now, stamp, faults, end_time)
             if trajectory is not None:
@@ -133,6 +118,37 @@ class SafetyNode(Node):
                 + '; '.join(f'{f.name}: {f.reason}' for f in faults)
                 + f' (mode {mode.name}; the ladder decides what is tracked)',
                 throttle_duration_sec=THROTTLE_S)
+
+    def _judge_plan(self, data: bytes, now: float):
+        """Return (stamp, end time, faults, trajectory in odom or None) of a serialized plan.
+
+        Size and point count are judged from the bytes: deserializing an oversized plan
+        would cost the control loop its time.
+        """
+        cfg = self.config.validator
+        try:
+            stamp, count = conversions.plan_header_from_cdr(data)
+        except ValueError as error:
+            return math.nan, math.nan, [Fault('malformed', f'unreadable plan: {error}')], None
+        if count > cfg.max_points:
+            return stamp, stamp, [Fault('point_count', f'{count} points, allowed at most '
+                                        f'{cfg.max_points}')], None
+        if len(data) > cfg.max_message_bytes:
+            return stamp, stamp, [Fault('message_size', f'{len(data)} bytes, allowed at most '
+                                        f'{cfg.max_message_bytes}')], None
+        try:
+            plan = conversions.plan_from_msg(deserialize_message(data, PlannedTrajectory))
+        except Exception as error:  # noqa: BLE001 - whatever the bytes hold, reject them
+            return stamp, stamp, [Fault('malformed', f'cannot deserialize: {error}')], None
+        with self._lock:
+            ego = self.history.at(stamp, cfg.pose_lookup_tolerance)
+            route = self._route if self._route_frame == self._odom_frame else None
+        try:
+            faults = validate_plan(plan, now, ego, route, self.config.vehicle, cfg)
+            return stamp, plan.end_time, faults, None if faults else plan_to_odom(plan, ego)
+        except Exception as error:  # noqa: BLE001 - a plan we cannot judge is rejected
+            return stamp, plan.end_time, [Fault('validator_error',
+                                                f'{type(error).__name__}: {error}')], None
 
     def _on_odometry(self, msg: Odometry) -> None:
         try:

@@ -17,6 +17,7 @@ from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry, Path
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.serialization import serialize_message
 from rclpy.time import Time
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
@@ -316,6 +317,58 @@ def test_odometry_loss_commands_emergency_stop_at_the_same_rate(stack):
     assert all(c.source == DriveCommand.SOURCE_MRM and c.hazard_lights for c in commands)
     assert math.isclose(commands[-1].acceleration, -2.5, abs_tol=1e-6)
     stack.recover()  # odometry back: N valid plans bring NOMINAL back
+
+
+def diagnostic_counter(stack, key):
+    """Newest value of one of the node's /diagnostics counters (0 before it appears)."""
+    for array in reversed(list(stack.diagnostics)):
+        values = {kv.key: kv.value for kv in array.status[0].values}
+        if key in values:
+            return float(values[key])
+    return 0.0
+
+
+def test_rogue_20000_point_plans_do_not_stall_the_command_stream(stack):
+    """Issue 15 bug 2: a 20,000-point plan at 4 Hz stalled control for up to 0.36 s."""
+    stack.recover()
+    rogue = PlannedTrajectory(confidence=0.9)
+    rogue.header.stamp = stack.now()
+    rogue.header.frame_id = 'base_link'
+    rogue.points = [TrajectoryPoint(x=0.01 * i, velocity=1.0) for i in range(20000)]
+    data = serialize_message(rogue)
+    timer = stack.probe.node.create_timer(0.25, lambda: stack.plan_pub.publish(data))
+    period = 1.0 / RATE_HZ
+    stalls = []
+    try:
+        for _ in range(3):  # best of three 3 s windows, as the rate checks (shared machine)
+            start = time.time()
+            assert wait_until(lambda: stack.commands_since(start + 3.0), 10)
+            stamps = [seconds(c.header.stamp) for c in stack.commands_since(start)
+                      if seconds(c.header.stamp) < start + 3.0]
+            stalls.append(sum(b - a > 4 * period for a, b in zip(stamps, stamps[1:])))
+            if stalls[-1] <= 1:
+                break
+    finally:
+        timer.cancel()
+        stack.probe.node.destroy_timer(timer)
+    # Before the fix every rogue plan (12 per window) stalled the loop for > 0.2 s.
+    assert stalls[-1] <= 1, f'command gaps over {4 * period:.2f} s per window: {stalls}'
+    assert wait_until(lambda: diagnostic_counter(stack, 'rejected.point_count') >= 4, 5)
+    odometry_faults = [s for s in list(stack.status) if seconds(s.header.stamp) >= start
+                       and 'odometry_timeout' in {f.name for f in s.active_faults}]
+    assert not odometry_faults, odometry_faults[0]
+
+
+def test_unreadable_plan_bytes_are_rejected_and_the_node_lives_on(stack):
+    stack.recover()
+    injected = time.time()
+    # A CDR header that announces a frame_id longer than the whole message.
+    stack.plan_pub.publish(b'\x00\x01\x00\x00' + bytes(8) + b'\xff\xff\xff\x7f' + bytes(64))
+    assert wait_until(lambda: diagnostic_counter(stack, 'rejected.malformed') >= 1, 5), \
+        stack.node.output()[-3000:]
+    assert stack.node.process.poll() is None
+    assert stack.commands_since(injected + 1.0) or wait_until(
+        lambda: stack.commands_since(injected + 1.0), 5)
 
 
 def test_estop_held_across_a_clock_jump_back_until_reset():
