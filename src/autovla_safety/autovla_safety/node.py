@@ -31,6 +31,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry, Path
 import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.serialization import deserialize_message
 from std_msgs.msg import Bool
@@ -48,6 +49,8 @@ THROTTLE_S = 5.0
 DIAGNOSTICS_PERIOD_S = 1.0
 # Keep this much odometry beyond the oldest plan the validator accepts.
 POSE_HISTORY_MARGIN_S = 1.0
+# How long shutdown waits for the readers to acknowledge the final stop command.
+FINAL_STOP_ACK_S = 1.0
 
 
 class SafetyNode(Node):
@@ -253,9 +256,26 @@ class SafetyNode(Node):
         with self._lock:
             self.supervisor.on_internal_error(reason)
             self.counters['internal_errors'] += 1
+        return self._blind_emergency_stop()
+
+    def _blind_emergency_stop(self) -> Command:
+        """Emergency deceleration, steering held: a stop that needs no input and no state."""
         stop = self.config.stop
         return Command(self.tracker.steering, self.config.vehicle.max_steering_rate, 0.0,
                        -stop.emergency_deceleration, stop.emergency_jerk)
+
+    def publish_final_stop(self) -> None:
+        """Last command before the node exits: an emergency stop, delivered if possible.
+
+        After it nothing is published: the drive-by-wire side must time out on the silent
+        command stream and stop the vehicle on its own (see the package README).
+        """
+        msg = conversions.command_msg(self._blind_emergency_stop(), self._now(),
+                                      Mode.EMERGENCY_STOP)
+        self.command_pub.publish(msg)
+        acked = self.command_pub.wait_for_all_acked(Duration(seconds=FINAL_STOP_ACK_S))
+        self.get_logger().warning('shutting down: final emergency stop command sent'
+                                  + ('' if acked else ' (not acknowledged by every reader)'))
 
     def _restart_after_clock_jump(self, jump: float, now: float) -> None:
         """Forget every timed input: plans, poses and deadlines belong to another timeline."""
@@ -333,4 +353,4 @@ class SafetyNode(Node):
 
 def main(args=None):
     """Entry point of ``ros2 run autovla_safety safety_node``."""
-    raise SystemExit(run_node(SafetyNode, args))
+    raise SystemExit(run_node(SafetyNode, args, last_words=SafetyNode.publish_final_stop))

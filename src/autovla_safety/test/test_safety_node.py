@@ -405,3 +405,21 @@ def test_estop_held_across_a_clock_jump_back_until_reset():
     finally:
         code = stack.close()
     assert code == 0, stack.node.output()
+
+
+def test_sigint_in_nominal_ends_the_stream_with_an_emergency_stop_command():
+    """Issue 15 bug 3 (node side): the last command before the node exits is a stop."""
+    stack = Stack(namespace='final_stop')
+    try:
+        stack.start()
+        stack.recover()
+        assert wait_until(lambda: stack.commands[-1].source == DriveCommand.SOURCE_VLA, 5)
+        stopping = time.time()
+        assert stack.node.stop() == 0, stack.node.output()
+        assert 'final emergency stop command sent' in stack.node.output()
+        last = stack.commands[-1]
+        assert seconds(last.header.stamp) >= stopping
+        assert last.source == DriveCommand.SOURCE_MRM and last.hazard_lights
+        assert last.speed == 0.0 and math.isclose(last.acceleration, -2.5, abs_tol=1e-6)
+    finally:
+        stack.close()
