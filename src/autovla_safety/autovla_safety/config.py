@@ -74,8 +74,18 @@ PARAMS = (
               'back to NOMINAL.', min=1, max=100),
     ParamSpec('supervisor.low_confidence_count', 'int', 'Consecutive low-confidence plans that '
               'trigger FALLBACK.', min=1, max=100),
+    ParamSpec('supervisor.localization_settle_s', 'double', 'A localization jump keeps '
+              'EMERGENCY_STOP until the odometry has been consistent this long (s).',
+              min=0.0, max=60.0),
     ParamSpec('supervisor.route_max_age_s', 'double', 'Route older than this (now minus its '
               'stamp) is lost (s).', min=1.0, max=86400.0),
+    # Localization sanity (autovla_safety.localization).
+    ParamSpec('localization.max_position_jump_m', 'double', 'Largest distance between a new '
+              'odometry position and where the measured speed puts the previous one (m); '
+              'farther is a localization jump.', min=0.05, max=100.0),
+    ParamSpec('localization.max_heading_jump_rad', 'double', 'Largest heading change between '
+              'two odometry samples beyond what the steering allows at the measured speed '
+              '(rad).', min=0.01, max=3.14),
     # Rule-based route following.
     ParamSpec('fallback.speed_cap_mps', 'double', 'Speed cap of the route-following fallback '
               '(m/s).', min=0.5, max=30.0),
@@ -158,7 +168,16 @@ class SupervisorConfig:
     fallback_max_duration: float
     recovery_valid_plans: int
     low_confidence_count: int
+    localization_settle: float
     route_max_age: float
+
+
+@dataclass(frozen=True)
+class LocalizationConfig:
+    """Tolerances of the localization jump check."""
+
+    max_position_jump: float
+    max_heading_jump: float
 
 
 @dataclass(frozen=True)
@@ -201,6 +220,7 @@ class SafetyConfig:
     vehicle: VehicleLimits
     validator: ValidatorConfig
     supervisor: SupervisorConfig
+    localization: LocalizationConfig
     fallback: FallbackConfig
     controller: ControllerConfig
     stop: StopConfig

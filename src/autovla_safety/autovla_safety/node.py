@@ -41,6 +41,7 @@ from autovla_msgs.msg import DriveCommand, PlannedTrajectory, SafetyStatus
 from autovla_safety import conversions
 from autovla_safety.config import PARAMS, SafetyConfig
 from autovla_safety.controller import Command, route_trajectory, Tracker
+from autovla_safety.localization import localization_jump
 from autovla_safety.supervisor import Mode, Supervisor
 from autovla_safety.trajectory import plan_to_odom, PoseHistory, Trajectory
 from autovla_safety.validator import Fault, validate_plan
@@ -170,8 +171,19 @@ class SafetyNode(Node):
                     f'{msg.header.frame_id!r}; using the new one',
                     throttle_duration_sec=THROTTLE_S)
             self._odom_frame = msg.header.frame_id
+            jump = localization_jump(self.history.latest, ego, self.config.localization,
+                                     self.config.vehicle)
+            if jump is not None:
+                # Poses before the jump are from another fix: no plan may be placed by them.
+                self.history = PoseHistory(self.history.length)
+                self.supervisor.on_localization_jump(now, jump)
+                self.counters['localization_jumps'] += 1
             self.history.add(ego)
             self.supervisor.on_odometry(now)
+        if jump is not None:
+            self.get_logger().error(f'localization jump: {jump}; emergency stop until the '
+                                    'odometry is consistent again',
+                                    throttle_duration_sec=THROTTLE_S)
 
     def _on_route(self, msg: Path) -> None:
         try:
@@ -235,7 +247,9 @@ class SafetyNode(Node):
     def _control(self, now: float):
         """Step the ladder and compute this tick's command: (command, mode, transitions)."""
         with self._lock:
-            ego = self.history.latest if self.supervisor.odometry_fresh(now) else None
+            trusted = (self.supervisor.odometry_fresh(now)
+                       and self.supervisor.localization_trusted(now))
+            ego = self.history.latest if trusted else None
             fallback = self._fallback(ego, now)
             transitions = self.supervisor.step(
                 now, fallback if isinstance(fallback, str) else None)

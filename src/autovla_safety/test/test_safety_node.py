@@ -72,6 +72,7 @@ class Stack:
         self.estop_pub = self.probe.publisher(Bool, 'emergency_stop', RELIABLE_QOS)
         self.reset_client = node.create_client(Trigger, 'reset_emergency_stop')
         self.odometry_on = True
+        self.odometry_y = 0.0        # where localization says the car stands (odom frame)
         self.plan_confidence = None  # None: the plan timer is off
         self.last_plan_time = None
         self._plan_lock = threading.Lock()
@@ -105,7 +106,8 @@ class Stack:
         msg.header.stamp = self.now()
         msg.header.frame_id = 'odom'
         msg.child_frame_id = 'base_link'
-        msg.pose.pose.orientation.w = 1.0  # standing at the origin, facing +x
+        msg.pose.pose.position.y = self.odometry_y
+        msg.pose.pose.orientation.w = 1.0  # standing still, facing +x
         self.odom_pub.publish(msg)
 
     def _publish_timed_plan(self):
@@ -369,6 +371,28 @@ def test_unreadable_plan_bytes_are_rejected_and_the_node_lives_on(stack):
     assert stack.node.process.poll() is None
     assert stack.commands_since(injected + 1.0) or wait_until(
         lambda: stack.commands_since(injected + 1.0), 5)
+
+
+def test_odometry_teleport_is_an_emergency_and_plans_far_from_the_route_are_rejected(stack):
+    """Issue 15 bug 4: +100 m sideways for a while, then back, stayed NOMINAL."""
+    stack.recover()
+    teleported = time.time()
+    stack.odometry_y = 100.0
+    emergency = stack.wait_mode(SafetyStatus.EMERGENCY_STOP, teleported, timeout=2)
+    assert emergency is not None, stack.node.output()[-2000:]
+    assert 'localization_jump' in emergency.last_transition_reason
+    # Consistent again after the settle time, but 100 m from the route: plans are rejected.
+    assert wait_until(lambda: any(
+        'route_deviation' in {f.name for f in s.active_faults}
+        for s in list(stack.status) if seconds(s.header.stamp) > teleported + 1.5), 5)
+    away = [s for s in list(stack.status) if seconds(s.header.stamp) >= teleported]
+    assert SafetyStatus.NOMINAL not in {s.mode for s in away}
+    assert not any(c.source == DriveCommand.SOURCE_VLA for c in stack.commands_since(
+        seconds(emergency.header.stamp)))
+    back = time.time()
+    stack.odometry_y = 0.0
+    assert stack.wait_mode(SafetyStatus.EMERGENCY_STOP, back, timeout=2) is not None
+    stack.recover()
 
 
 def test_estop_held_across_a_clock_jump_back_until_reset():
