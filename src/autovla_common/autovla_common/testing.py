@@ -102,8 +102,9 @@ def _param_literal(value: object) -> str:
 class RosProbe:
     """A test's own rclpy node (``autovla_common.spin.spinning_node``) with helpers."""
 
-    def __init__(self, name: str = 'autovla_test_probe', namespace: str = ''):
-        self._spinning = spinning_node(name, namespace)
+    def __init__(self, name: str = 'autovla_test_probe', namespace: str = '',
+                 domain_id: Optional[int] = None):
+        self._spinning = spinning_node(name, namespace, domain_id)
         self.node = self._spinning.__enter__()
         self._lock = threading.Lock()
 

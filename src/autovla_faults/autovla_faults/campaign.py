@@ -1,6 +1,7 @@
 """``make faults``: the fault campaign over the live stack (real nodes, DDS, simulated time).
 
-1. Picks the DDS domain: an exported ``ROS_DOMAIN_ID``, else a free one.
+1. Picks the DDS domain: an exported ``ROS_DOMAIN_ID``, else a free one
+   (``autovla_common.domain``).
 2. Renders the six cameras once (the straight road of the scenario catalogue) and starts
    the stack with ``autovla_bringup --use-sim-time`` (perception, planner with the bundled
    model, safety; each its own process) in namespace /faults.
@@ -26,6 +27,7 @@ import threading
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
+from autovla_common.domain import isolate_ros_domain
 from autovla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from autovla_common.rig import load_rig, save_rig
 from autovla_common.spin import spinning_node
@@ -77,18 +79,6 @@ STATUS_QOS = RELIABLE_QOS
 def say(message: str) -> None:
     """Print one progress line."""
     print(f'[faults] {message}', flush=True)
-
-
-def pick_domain() -> int:
-    """Return the exported ROS_DOMAIN_ID, else a domain no other participant uses here."""
-    exported = os.environ.get('ROS_DOMAIN_ID')
-    if exported:
-        return int(exported)
-    try:
-        from autovla_common.domains import free_domain
-    except ImportError:   # before the shared picker exists: one of 40-49 by pid
-        return 40 + os.getpid() % 10
-    return free_domain()
 
 
 def render_frames(rig, width: int, height: int) -> Dict[str, bytes]:
@@ -509,9 +499,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not 0.05 <= args.rate <= 2.0:
         say(f'--rate {args.rate} must be in [0.05, 2]')
         return 2
-    domain = pick_domain()
-    os.environ['ROS_DOMAIN_ID'] = str(domain)
-    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    domain = isolate_ros_domain()   # an exported ROS_DOMAIN_ID as given, else a free one
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()

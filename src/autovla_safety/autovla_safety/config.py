@@ -12,6 +12,8 @@ from typing import Any, Dict
 
 from autovla_common.params import ParamSpec
 
+# Serialized size of one autovla_msgs/TrajectoryPoint (CDR: a Duration and 6 float64).
+PLAN_POINT_BYTES = 56
 # Units end the parameter names (``wheelbase_m``) but not the dataclass fields.
 _UNIT_SUFFIX = re.compile(r'_(m|s|rad|radps|mps|mps2|mps3)$')
 
@@ -40,6 +42,8 @@ PARAMS = (
     # Validator.
     ParamSpec('validator.min_points', 'int', 'Fewest points a plan may have.', min=2, max=1000),
     ParamSpec('validator.max_points', 'int', 'Most points a plan may have.', min=2, max=1000),
+    ParamSpec('validator.max_message_bytes', 'int', 'Largest serialized plan accepted (bytes); '
+              'larger ones are rejected before deserialization.', min=4096, max=16777216),
     ParamSpec('validator.min_point_interval_s', 'double', 'Smallest time between two plan '
               'points (s).', min=0.001, max=5.0),
     ParamSpec('validator.max_point_interval_s', 'double', 'Largest time between two plan '
@@ -70,8 +74,18 @@ PARAMS = (
               'back to NOMINAL.', min=1, max=100),
     ParamSpec('supervisor.low_confidence_count', 'int', 'Consecutive low-confidence plans that '
               'trigger FALLBACK.', min=1, max=100),
+    ParamSpec('supervisor.localization_settle_s', 'double', 'A localization jump keeps '
+              'EMERGENCY_STOP until the odometry has been consistent this long (s).',
+              min=0.0, max=60.0),
     ParamSpec('supervisor.route_max_age_s', 'double', 'Route older than this (now minus its '
               'stamp) is lost (s).', min=1.0, max=86400.0),
+    # Localization sanity (autovla_safety.localization).
+    ParamSpec('localization.max_position_jump_m', 'double', 'Largest distance between a new '
+              'odometry position and where the measured speed puts the previous one (m); '
+              'farther is a localization jump.', min=0.05, max=100.0),
+    ParamSpec('localization.max_heading_jump_rad', 'double', 'Largest heading change between '
+              'two odometry samples beyond what the steering allows at the measured speed '
+              '(rad).', min=0.01, max=3.14),
     # Rule-based route following.
     ParamSpec('fallback.speed_cap_mps', 'double', 'Speed cap of the route-following fallback '
               '(m/s).', min=0.5, max=30.0),
@@ -171,6 +185,7 @@ class ValidatorConfig:
 
     min_points: int
     max_points: int
+    max_message_bytes: int
     min_point_interval: float
     max_point_interval: float
     max_first_point_deviation: float
@@ -191,7 +206,16 @@ class SupervisorConfig:
     fallback_max_duration: float
     recovery_valid_plans: int
     low_confidence_count: int
+    localization_settle: float
     route_max_age: float
+
+
+@dataclass(frozen=True)
+class LocalizationConfig:
+    """Tolerances of the localization jump check."""
+
+    max_position_jump: float
+    max_heading_jump: float
 
 
 @dataclass(frozen=True)
@@ -259,6 +283,7 @@ class SafetyConfig:
     vehicle: VehicleLimits
     validator: ValidatorConfig
     supervisor: SupervisorConfig
+    localization: LocalizationConfig
     fallback: FallbackConfig
     controller: ControllerConfig
     stop: StopConfig
@@ -290,6 +315,9 @@ class SafetyConfig:
         problems = []
         if self.validator.min_points > self.validator.max_points:
             problems.append('validator.min_points > validator.max_points')
+        if self.validator.max_message_bytes < self.validator.max_points * PLAN_POINT_BYTES:
+            problems.append('validator.max_message_bytes cannot hold validator.max_points '
+                            f'points ({PLAN_POINT_BYTES} bytes each)')
         if self.validator.min_point_interval > self.validator.max_point_interval:
             problems.append('validator.min_point_interval_s > validator.max_point_interval_s')
         if self.controller.lookahead_min > self.controller.lookahead_max:

@@ -22,7 +22,8 @@ from autovla_safety.config import SupervisorConfig
 from autovla_safety.validator import Fault
 
 # Faults that send any mode straight to EMERGENCY_STOP.
-EMERGENCY_FAULTS = ('external_estop', 'internal_error', 'odometry_timeout', 'aeb_braking')
+EMERGENCY_FAULTS = ('external_estop', 'internal_error', 'odometry_timeout', 'localization_jump',
+                    'aeb_braking')
 
 
 class Mode(IntEnum):
@@ -78,6 +79,8 @@ class Supervisor:
         self._last_odometry_time: Optional[float] = None
         self._route_stamp: Optional[float] = None
         self._route_problem = 'no route received'
+        self._localization_jump: Optional[str] = None
+        self._localization_settled_at = -math.inf
         self._aeb_reason: Optional[str] = None
 
     # Inputs -------------------------------------------------------------------------------
@@ -98,6 +101,15 @@ class Supervisor:
     def on_odometry(self, now: float) -> None:
         """Record an odometry heartbeat."""
         self._last_odometry_time = now
+
+    def on_localization_jump(self, now: float, reason: str) -> None:
+        """Record a pose that contradicts the measured motion: untrusted for ``settle``."""
+        self._localization_jump = reason
+        self._localization_settled_at = now + self.cfg.localization_settle
+
+    def localization_trusted(self, now: float) -> bool:
+        """Whether the odometry pose may steer the car (no jump within the settle time)."""
+        return now >= self._localization_settled_at
 
     def on_route(self, stamp: Optional[float], problem: Optional[str] = None) -> None:
         """Record a new route (its stamp) or its loss (stamp None and the reason)."""
@@ -209,6 +221,10 @@ class Supervisor:
             faults.append(Fault('odometry_timeout', f'no odometry for '
                                 f'{now - self._last_odometry_time:.2f} s, limit '
                                 f'{self.cfg.odometry_timeout} s'))
+        if not self.localization_trusted(now):
+            faults.append(Fault('localization_jump', f'{self._localization_jump} (held until '
+                                f'the odometry is consistent for '
+                                f'{self.cfg.localization_settle} s)'))
         if self._last_plan_time is None:
             faults.append(Fault('planner_timeout', 'no plan received yet'))
         elif now - self._last_plan_time > self.cfg.planner_timeout:

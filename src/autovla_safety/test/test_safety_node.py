@@ -17,6 +17,7 @@ from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry, Path
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.serialization import serialize_message
 from rclpy.time import Time
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
@@ -71,6 +72,7 @@ class Stack:
         self.estop_pub = self.probe.publisher(Bool, 'emergency_stop', RELIABLE_QOS)
         self.reset_client = node.create_client(Trigger, 'reset_emergency_stop')
         self.odometry_on = True
+        self.odometry_y = 0.0        # where localization says the car stands (odom frame)
         self.plan_confidence = None  # None: the plan timer is off
         self.last_plan_time = None
         self._plan_lock = threading.Lock()
@@ -104,7 +106,8 @@ class Stack:
         msg.header.stamp = self.now()
         msg.header.frame_id = 'odom'
         msg.child_frame_id = 'base_link'
-        msg.pose.pose.orientation.w = 1.0  # standing at the origin, facing +x
+        msg.pose.pose.position.y = self.odometry_y
+        msg.pose.pose.orientation.w = 1.0  # standing still, facing +x
         self.odom_pub.publish(msg)
 
     def _publish_timed_plan(self):
@@ -318,6 +321,80 @@ def test_odometry_loss_commands_emergency_stop_at_the_same_rate(stack):
     stack.recover()  # odometry back: N valid plans bring NOMINAL back
 
 
+def diagnostic_counter(stack, key):
+    """Newest value of one of the node's /diagnostics counters (0 before it appears)."""
+    for array in reversed(list(stack.diagnostics)):
+        values = {kv.key: kv.value for kv in array.status[0].values}
+        if key in values:
+            return float(values[key])
+    return 0.0
+
+
+def test_rogue_20000_point_plans_do_not_stall_the_command_stream(stack):
+    """Issue 15 bug 2: a 20,000-point plan at 4 Hz stalled control for up to 0.36 s."""
+    stack.recover()
+    rogue = PlannedTrajectory(confidence=0.9)
+    rogue.header.stamp = stack.now()
+    rogue.header.frame_id = 'base_link'
+    rogue.points = [TrajectoryPoint(x=0.01 * i, velocity=1.0) for i in range(20000)]
+    data = serialize_message(rogue)
+    timer = stack.probe.node.create_timer(0.25, lambda: stack.plan_pub.publish(data))
+    period = 1.0 / RATE_HZ
+    stalls = []
+    try:
+        for _ in range(3):  # best of three 3 s windows, as the rate checks (shared machine)
+            start = time.time()
+            assert wait_until(lambda: stack.commands_since(start + 3.0), 10)
+            stamps = [seconds(c.header.stamp) for c in stack.commands_since(start)
+                      if seconds(c.header.stamp) < start + 3.0]
+            stalls.append(sum(b - a > 4 * period for a, b in zip(stamps, stamps[1:])))
+            if stalls[-1] <= 1:
+                break
+    finally:
+        timer.cancel()
+        stack.probe.node.destroy_timer(timer)
+    # Before the fix every rogue plan (12 per window) stalled the loop for > 0.2 s.
+    assert stalls[-1] <= 1, f'command gaps over {4 * period:.2f} s per window: {stalls}'
+    assert wait_until(lambda: diagnostic_counter(stack, 'rejected.point_count') >= 4, 5)
+    odometry_faults = [s for s in list(stack.status) if seconds(s.header.stamp) >= start
+                       and 'odometry_timeout' in {f.name for f in s.active_faults}]
+    assert not odometry_faults, odometry_faults[0]
+
+
+def test_unreadable_plan_bytes_are_rejected_and_the_node_lives_on(stack):
+    stack.recover()
+    injected = time.time()
+    # A CDR header that announces a frame_id longer than the whole message.
+    stack.plan_pub.publish(b'\x00\x01\x00\x00' + bytes(8) + b'\xff\xff\xff\x7f' + bytes(64))
+    assert wait_until(lambda: diagnostic_counter(stack, 'rejected.malformed') >= 1, 5), \
+        stack.node.output()[-3000:]
+    assert stack.node.process.poll() is None
+    assert stack.commands_since(injected + 1.0) or wait_until(
+        lambda: stack.commands_since(injected + 1.0), 5)
+
+
+def test_odometry_teleport_is_an_emergency_and_plans_far_from_the_route_are_rejected(stack):
+    """Issue 15 bug 4: +100 m sideways for a while, then back, stayed NOMINAL."""
+    stack.recover()
+    teleported = time.time()
+    stack.odometry_y = 100.0
+    emergency = stack.wait_mode(SafetyStatus.EMERGENCY_STOP, teleported, timeout=2)
+    assert emergency is not None, stack.node.output()[-2000:]
+    assert 'localization_jump' in emergency.last_transition_reason
+    # Consistent again after the settle time, but 100 m from the route: plans are rejected.
+    assert wait_until(lambda: any(
+        'route_deviation' in {f.name for f in s.active_faults}
+        for s in list(stack.status) if seconds(s.header.stamp) > teleported + 1.5), 5)
+    away = [s for s in list(stack.status) if seconds(s.header.stamp) >= teleported]
+    assert SafetyStatus.NOMINAL not in {s.mode for s in away}
+    assert not any(c.source == DriveCommand.SOURCE_VLA for c in stack.commands_since(
+        seconds(emergency.header.stamp)))
+    back = time.time()
+    stack.odometry_y = 0.0
+    assert stack.wait_mode(SafetyStatus.EMERGENCY_STOP, back, timeout=2) is not None
+    stack.recover()
+
+
 def test_estop_held_across_a_clock_jump_back_until_reset():
     """Issue 15 bug 1: e-stop, /clock 30 s back, plans flowing: EMERGENCY_STOP until reset."""
     # Its own namespace: the module's stack (system clock) is still running.
@@ -352,3 +429,21 @@ def test_estop_held_across_a_clock_jump_back_until_reset():
     finally:
         code = stack.close()
     assert code == 0, stack.node.output()
+
+
+def test_sigint_in_nominal_ends_the_stream_with_an_emergency_stop_command():
+    """Issue 15 bug 3 (node side): the last command before the node exits is a stop."""
+    stack = Stack(namespace='final_stop')
+    try:
+        stack.start()
+        stack.recover()
+        assert wait_until(lambda: stack.commands[-1].source == DriveCommand.SOURCE_VLA, 5)
+        stopping = time.time()
+        assert stack.node.stop() == 0, stack.node.output()
+        assert 'final emergency stop command sent' in stack.node.output()
+        last = stack.commands[-1]
+        assert seconds(last.header.stamp) >= stopping
+        assert last.source == DriveCommand.SOURCE_MRM and last.hazard_lights
+        assert last.speed == 0.0 and math.isclose(last.acceleration, -2.5, abs_tol=1e-6)
+    finally:
+        stack.close()

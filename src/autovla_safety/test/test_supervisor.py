@@ -262,3 +262,19 @@ def test_clock_jump_without_a_latch_restarts_in_comfortable_stop_and_recovers(cf
     assert clock.supervisor.mode == Mode.COMFORTABLE_STOP
     assert clock.supervisor.reset_estop(clock.now) == (True, 'e-stop was not latched')
     assert_recovers_after_three_plans(clock, Mode.COMFORTABLE_STOP)
+
+
+def test_localization_jump_is_an_emergency_held_until_the_odometry_settles(cfg):
+    cfg = dataclasses.replace(cfg, localization_settle=1.0)
+    clock = Clock(cfg).nominal()
+    clock.supervisor.on_localization_jump(clock.now, 'position moved 100.00 m')
+    [emergency] = clock.plan()
+    assert emergency.mode == Mode.EMERGENCY_STOP and 'localization_jump' in emergency.reason
+    assert not clock.supervisor.localization_trusted(clock.now)
+    jumped = clock.now - STEP
+    for _ in range(5):
+        clock.plan()   # plans during the hold count for nothing
+    while not clock.supervisor.localization_trusted(clock.now):
+        clock.tick()
+    assert clock.now - jumped == pytest.approx(1.0, abs=2 * STEP)
+    assert_recovers_after_three_plans(clock, Mode.EMERGENCY_STOP)
