@@ -5,7 +5,7 @@
 2. Renders the six cameras once (the straight road of the scenario catalogue) and starts
    the stack with ``autovla_bringup --use-sim-time`` (perception, planner with the bundled
    model, safety; each its own process) in namespace /faults.
-3. Plays the world: /clock at 200 Hz (its own node and thread, so no injection can stall
+3. Plays the world: /clock at 100 Hz (its own node and thread, so no injection can stall
    it), odometry at 50 Hz of a car driving straight on at 8 m/s (open loop: the pose does
    not follow the commands), the six cameras at 2 Hz, a straight route.
 4. Waits for NOMINAL, then runs every case of ``autovla_faults.cases``: inject, wait,
@@ -96,13 +96,13 @@ def render_frames(rig, width: int, height: int) -> Dict[str, bytes]:
 
 
 class ScaledClock:
-    """/clock from the wall clock at ``rate`` x real time, 200 Hz, on a node of its own.
+    """/clock from the wall clock at ``rate`` x real time, 100 Hz, on a node of its own.
 
     Simulated time is a function of the wall clock (not a count of timer ticks), so a
     starved process cannot slow it down; ``jump`` moves it back as a replay restart does.
     """
 
-    PERIOD = 0.005
+    PERIOD = 0.01   # twice the control rate: every 50 Hz tick sees the clock move
 
     def __init__(self, start: float, rate: float):
         self.rate = rate
