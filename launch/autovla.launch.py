@@ -4,12 +4,19 @@ Everything about the nodes (packages, executables, params files, overrides, came
 comes from autovla_bringup.stack, the description the autovla_bringup command also runs,
 so `ros2 launch` and `autovla_bringup` start the same processes with the same arguments.
 
+Perception and planner respawn after a crash (fixed delay stack.RESPAWN_DELAY_S: launch has
+no backoff; `autovla_bringup` backs off). The safety node is never respawned: if it exits,
+the launch logs it loudly and shuts everything down; the drive-by-wire side must time out
+on the silent command stream. On shutdown every node gets SIGINT at once and the safety node
+sends a final stop command (ordering, safety last, needs `autovla_bringup`).
+
 Arguments (all optional): model_path, device, rig_file, use_sim_time, namespace, params_file
 (a user params YAML overlaying the shipped defaults), log_level;
 `ros2 launch autovla_bringup autovla.launch.py --show-args` lists them with descriptions.
 """
 
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, EmitEvent, LogInfo, OpaqueFunction
+from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
@@ -27,9 +34,19 @@ def stack_nodes(context):
              parameters=[str(path) for path in launch.params_files()] + [launch.overrides],
              remappings=list(launch.remaps),
              arguments=['--ros-args', '--log-level', launch.log_level],
-             output='screen', emulate_tty=True)
+             output='screen', emulate_tty=True, **exit_policy(launch.node))
         for launch in stack.describe(stack.StackOptions.from_arguments(values))
     ]
+
+
+def exit_policy(node):
+    """Respawn for perception and planner; the safety node's exit ends the launch."""
+    if node.respawn:
+        return {'respawn': True, 'respawn_delay': stack.RESPAWN_DELAY_S}
+    reason = (f'{node.name} exited: no drive command is sent any more; the drive-by-wire '
+              'side must time out and stop the vehicle')
+    return {'on_exit': [LogInfo(msg=f'SAFETY NODE DOWN: {reason}'),
+                        EmitEvent(event=Shutdown(reason=reason))]}
 
 
 def generate_launch_description():

@@ -1,16 +1,18 @@
 """``autovla_bringup``: start the stack from the params YAML files, without launch_ros.
 
 Default: every node in its own process, exactly the command line ``ros2 launch`` would run
-(both come from ``autovla_bringup.stack.describe``). The command prints each child's pid;
-on SIGINT or SIGTERM, or when any child exits, it stops the others with SIGINT, as
-``ros2 launch`` does (rclpy nodes leave cleanly on SIGINT), and SIGKILL after a timeout.
-Exit code: the first non-zero child exit code (a child killed by signal N counts as 128+N),
-0 when every child ended cleanly. ``--single-process`` spins all nodes in one
-MultiThreadedExecutor instead.
+(both come from ``autovla_bringup.stack.describe``). The command prints each child's pid.
+Perception or planner dying is restarted with backoff (``stack.RESPAWN_*``) while the
+safety node keeps commanding. On SIGINT or SIGTERM it stops perception and planner with
+SIGINT, then the safety node (which sends a final stop command), SIGKILL after a timeout.
+If the safety node dies, it says so loudly, stops the rest and exits with the safety
+node's code (a child killed by signal N counts as 128+N; 1 if it exited with 0); else 0.
+``--single-process`` spins all nodes in one MultiThreadedExecutor instead.
 """
 
 import argparse
 import ctypes
+from dataclasses import dataclass
 import importlib
 import os
 from pathlib import Path
@@ -83,71 +85,121 @@ def exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
+@dataclass
+class Child:
+    """One node's process and its respawn bookkeeping."""
+
+    launch: stack.NodeLaunch
+    process: Optional[subprocess.Popen] = None
+    started: float = 0.0             # monotonic time of the last start
+    failures: int = 0                # consecutive short runs (backoff exponent)
+    restart_at: Optional[float] = None
+    stopped: bool = False            # its end was recorded
+
+    @property
+    def name(self) -> str:
+        """Node name."""
+        return self.launch.node.name
+
+    def running(self) -> bool:
+        """Return True while its process lives."""
+        return self.process is not None and self.process.poll() is None
+
+
 class Supervisor:
-    """Runs the stack's nodes as child processes and stops them together."""
+    """Runs the stack's nodes as child processes; safety outlives and outlasts the others.
+
+    A respawned node (perception, planner) that dies is restarted with backoff while the
+    safety node walks its ladder. A node without respawn (safety) that dies ends the stack
+    loudly with a non-zero code: nothing commands the vehicle any more. On SIGINT/SIGTERM
+    the other nodes stop first; safety stops last and sends its final stop command.
+    """
 
     def __init__(self, launches: Sequence[stack.NodeLaunch], stop_timeout: float):
-        self.launches = list(launches)
+        self.children = [Child(launch) for launch in launches]
         self.stop_timeout = stop_timeout
-        self.children: List[subprocess.Popen] = []
-        self.exit_order: List[int] = []   # indexes into children, in the order they ended
         self.received: Optional[int] = None
 
     def _on_signal(self, signum, _frame):
         self.received = signum
 
     def run(self) -> int:
-        """Start every node, wait for a signal or a child exit, stop the rest; return a code."""
+        """Start every node, watch them until a signal or a fatal exit, stop; return a code."""
         for signum in STOP_SIGNALS:
             signal.signal(signum, self._on_signal)
+        code = 0
         try:
-            for launch in self.launches:
-                if self.received is not None:
-                    break
-                child = subprocess.Popen(launch.command(), start_new_session=True,
-                                         preexec_fn=_die_with_parent)
-                self.children.append(child)
-                say(f'started {launch.node.name} (pid {child.pid}): '
-                    f'{shlex.join(launch.command())}')
-            while self.received is None and not self._reap():
+            for child in self.children:
+                if self.received is None:
+                    self._start(child)
+            while self.received is None and code == 0:
+                code = self._watch()
                 time.sleep(0.05)
             if self.received is not None:
-                say(f'received {signal.Signals(self.received).name}, stopping the stack')
-            else:
-                ended = self.launches[self.exit_order[0]].node.name
-                code = self.children[self.exit_order[0]].returncode
-                say(f'{ended} exited with code {exit_code(code)}, stopping the stack')
-            self._stop()
+                say(f'received {signal.Signals(self.received).name}, stopping the stack '
+                    '(safety last)')
+            self._stop([c for c in self.children if c.launch.node.respawn])
+            self._stop([c for c in self.children if not c.launch.node.respawn])
         finally:
             for signum in STOP_SIGNALS:
                 signal.signal(signum, signal.SIG_DFL)
-        codes = [exit_code(self.children[index].returncode) for index in self.exit_order]
-        return next((code for code in codes if code != 0), 0)
+        return code
 
-    def _reap(self) -> bool:
-        """Record children that have ended; True if any has."""
-        for index, child in enumerate(self.children):
-            if index not in self.exit_order and child.poll() is not None:
-                self.exit_order.append(index)
-        return bool(self.exit_order)
+    def _start(self, child: Child) -> None:
+        child.process = subprocess.Popen(child.launch.command(), start_new_session=True,
+                                         preexec_fn=_die_with_parent)
+        child.started, child.restart_at = time.monotonic(), None
+        say(f'started {child.name} (pid {child.process.pid}): '
+            f'{shlex.join(child.launch.command())}')
 
-    def _stop(self) -> None:
+    def _watch(self) -> int:
+        """Restart due children, handle ended ones; return non-zero to end the stack."""
+        now = time.monotonic()
         for child in self.children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    self._start(child)
+                continue
+            if child.process is None or child.process.poll() is None:
+                continue
+            code = exit_code(child.process.returncode)
+            if not child.launch.node.respawn:
+                child.stopped = True
+                banner = '!' * 72
+                say(banner)
+                say(f'SAFETY NODE DOWN: {child.name} exited with code {code}, stopping the '
+                    'stack. No drive command is sent any more: the drive-by-wire side must '
+                    'time out on the silent command stream and stop the vehicle.')
+                say(banner)
+                return code or 1
+            ran = now - child.started
+            child.failures = 0 if ran > stack.RESPAWN_STABLE_S else child.failures + 1
+            delay = min(stack.RESPAWN_DELAY_S * 2 ** max(child.failures - 1, 0),
+                        stack.RESPAWN_MAX_DELAY_S)
+            child.restart_at = now + delay
+            say(f'{child.name} exited with code {code} after {ran:.1f} s; restarting it in '
+                f'{delay:.0f} s (consecutive failures: {child.failures}); safety stays up')
+        return 0
+
+    def _stop(self, children: Sequence[Child]) -> None:
+        """SIGINT ``children``, wait up to the stop timeout, SIGKILL what is left."""
+        for child in children:
+            child.restart_at = None
+            if child.running():
+                child.process.send_signal(signal.SIGINT)
         deadline = time.monotonic() + self.stop_timeout
-        while time.monotonic() < deadline:
-            self._reap()
-            if len(self.exit_order) == len(self.children):
-                break
+        while time.monotonic() < deadline and any(c.running() for c in children):
             time.sleep(0.05)
-        for index, child in enumerate(self.children):
-            if child.poll() is None:
-                say(f'{self.launches[index].node.name} (pid {child.pid}) did not stop within '
+        for child in children:
+            if child.running():
+                say(f'{child.name} (pid {child.process.pid}) did not stop within '
                     f'{self.stop_timeout:.0f} s, killing it')
-                child.kill()
-                child.wait()
-        self._reap()
+                child.process.kill()
+            if child.process is not None:
+                child.process.wait()
+                if not child.stopped:
+                    say(f'stopped {child.name} (code {exit_code(child.process.returncode)})')
+                child.stopped = True
 
 
 def run_single_process(launches: Sequence[stack.NodeLaunch]) -> int:

@@ -33,6 +33,9 @@ class NodeDescription:
     name: str                # node name; also the section key of its params YAML
     params_file: str         # file name under share/<package>/config
     node_class: str          # 'module:Class', for --single-process
+    # True: restarted with backoff when it dies. False (safety): it must never be left
+    # running blind or restarted behind the drive-by-wire's back; its death ends the stack.
+    respawn: bool = False
 
     @property
     def module(self) -> str:
@@ -42,12 +45,19 @@ class NodeDescription:
 
 NODES = (
     NodeDescription('perception', 'autovla_perception', 'perception_node', 'perception_node',
-                    'perception.yaml', 'autovla_perception.node:PerceptionNode'),
+                    'perception.yaml', 'autovla_perception.node:PerceptionNode', respawn=True),
     NodeDescription('planner', 'autovla_planner', 'planner_node', 'planner_node',
-                    'planner.yaml', 'autovla_planner.node:PlannerNode'),
+                    'planner.yaml', 'autovla_planner.node:PlannerNode', respawn=True),
     NodeDescription('safety', 'autovla_safety', 'safety_node', 'safety_node',
                     'safety.yaml', 'autovla_safety.node:SafetyNode'),
 )
+
+# Respawn backoff of the nodes that have ``respawn``: the first restart after this delay,
+# each consecutive one after twice the previous, at most RESPAWN_MAX_DELAY_S; a run longer
+# than RESPAWN_STABLE_S starts the sequence again.
+RESPAWN_DELAY_S = 1.0
+RESPAWN_MAX_DELAY_S = 30.0
+RESPAWN_STABLE_S = 60.0
 
 ALL_NODES = 'all'
 USE_SIM_TIME = 'use_sim_time'
@@ -143,6 +153,8 @@ TOPICS = (
           ('planner',), 'with each plan'),
     Topic('planned_trajectory', 'autovla_msgs/PlannedTrajectory', 'RELIABLE_QOS', 'in',
           ('safety',), 'with each plan'),
+    Topic('obstacles/points', 'sensor_msgs/PointCloud2 (base_link or odom)', 'SENSOR_QOS',
+          'in', ('safety',), 'range sensor rate (10 Hz in scenario bags); optional (AEB)'),
     Topic('emergency_stop', 'std_msgs/Bool (true latches)', 'RELIABLE_QOS', 'in',
           ('safety',), 'on event'),
     Topic('reset_emergency_stop', 'std_srvs/Trigger', '-', 'service', ('safety',),

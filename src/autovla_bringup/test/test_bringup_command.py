@@ -1,12 +1,16 @@
 """The autovla_bringup command with the real installed nodes, over real DDS."""
 
+import os
 import re
 import signal
+import time
 
 from autovla_common.testing import NodeProcess, PYTHON, RosProbe, wait_until
 import psutil
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from autovla_bringup import stack
+from autovla_msgs.msg import DriveCommand
 
 NODE_NAMES = [node.name for node in stack.NODES]
 
@@ -88,3 +92,44 @@ def test_single_process_reports_a_node_that_cannot_start():
     with bringup('--single-process', '--params-override', 'planner.device=tpu') as process:
         assert process.process.wait(60) == 1, process.output()
         assert "cannot start: parameter device: 'tpu' is not one of" in process.output()
+
+
+def stamp_seconds(stamp):
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def test_planner_killed_is_respawned_while_safety_commands_and_stops_last():
+    """Issue 15 bug 3: kill -9 of the planner stopped the whole stack, safety included."""
+    with RosProbe() as probe, bringup('--nodes', 'planner,safety', '--device', 'cpu') as process:
+        commands = probe.collect(DriveCommand, '/autovla/drive_command',
+                                 QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE))
+        assert wait_until(lambda: all_configured(process, 2), 60), process.output()
+        pids = child_pids(process)
+        assert wait_until(lambda: len(commands) > 0, 20), process.output()
+        killed = time.time()
+        os.kill(pids['planner_node'], signal.SIGKILL)
+        assert wait_until(lambda: 'planner_node exited with code 137' in process.output(), 10), \
+            process.output()
+        assert wait_until(lambda: process.output().count('started planner_node') == 2
+                          and all_configured(process, 3), 90), process.output()
+        assert child_pids(process)['planner_node'] != pids['planner_node']
+        assert not gone(pids['safety_node']), process.output()
+        assert wait_until(lambda: any(stamp_seconds(c.header.stamp) > killed + 1.0
+                                      for c in list(commands)), 10)
+        assert process.stop() == 0, process.output()
+        output = process.output()
+        assert output.index('stopped planner_node') < output.index('stopped safety_node')
+        last = commands[-1]
+        assert last.source == DriveCommand.SOURCE_MRM and last.hazard_lights
+        assert last.speed == 0.0 and last.acceleration < 0.0
+
+
+def test_safety_node_death_is_loud_and_ends_the_stack_non_zero():
+    with bringup('--nodes', 'planner,safety') as process:
+        assert wait_until(lambda: all_configured(process, 2), 60), process.output()
+        pids = child_pids(process)
+        os.kill(pids['safety_node'], signal.SIGKILL)
+        assert process.process.wait(30) == 128 + signal.SIGKILL, process.output()
+        assert 'SAFETY NODE DOWN: safety_node exited with code 137' in process.output()
+        assert 'drive-by-wire side must time out' in process.output()
+        assert gone(pids['planner_node'])

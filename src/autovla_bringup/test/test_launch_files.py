@@ -37,7 +37,8 @@ def launch_api(monkeypatch):
     names = {
         'launch': ['LaunchDescription'],
         'launch.actions': ['DeclareLaunchArgument', 'OpaqueFunction', 'ExecuteProcess',
-                           'IncludeLaunchDescription'],
+                           'IncludeLaunchDescription', 'EmitEvent', 'LogInfo'],
+        'launch.events': ['Shutdown'],
         'launch.launch_description_sources': ['PythonLaunchDescriptionSource'],
         'launch.substitutions': [],
         'launch_ros': [],
@@ -107,6 +108,19 @@ def test_autovla_launch_starts_the_same_processes_as_the_bringup_command(launch_
                 '__ns:=/car', '--params-file', params_file, '-p', 'device:=cuda',
                 '-p', 'use_sim_time:=true', '--log-level', 'info']
     assert [command[0].rsplit('/', 1)[-1]] + command[2:] == expected
+
+
+def test_perception_and_planner_respawn_and_the_safety_nodes_exit_shuts_down(launch_api):
+    description = load_launch_file('autovla.launch.py').generate_launch_description()
+    context = dict(declared_arguments(description))
+    perception, planner, safety = (node.kwargs for node in opaque_function(description)(context))
+    for respawned in (perception, planner):
+        assert respawned['respawn'] is True and respawned['respawn_delay'] > 0
+        assert 'on_exit' not in respawned
+    assert not safety.get('respawn')
+    log, shutdown = safety['on_exit']
+    assert 'SAFETY NODE DOWN' in log.kwargs['msg']
+    assert 'drive-by-wire' in shutdown.kwargs['event'].kwargs['reason']
 
 
 def test_replay_launch_includes_the_stack_with_sim_time_and_needs_replay_bag(launch_api):

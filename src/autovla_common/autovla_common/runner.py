@@ -1,5 +1,6 @@
 """Start a node, spin it, and leave cleanly: exit 0 on SIGINT, 1 on a start-up error."""
 
+import signal
 from typing import Callable, Optional, Sequence
 
 import rclpy
@@ -7,16 +8,32 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 
 
 class StartupError(RuntimeError):
     """A node cannot start (bad parameter, missing model...); the message says why."""
 
 
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None,
-             threads: int = 1) -> int:
-    """Create the node with ``make_node`` and spin it until shutdown; return an exit code."""
-    rclpy.init(args=args)
+             threads: int = 1, last_words: Optional[Callable[[Node], None]] = None) -> int:
+    """Create the node with ``make_node`` and spin it until shutdown; return an exit code.
+
+    ``last_words(node)``, if given, runs once the spinning ends for any reason (SIGINT,
+    SIGTERM, an exception) while the node can still publish: rclpy's own signal handlers,
+    which shut the context down first, are replaced by ones that only end the spinning.
+    Such a node must own a timer, whose wake-ups let the interpreter see the signal.
+    """
+    if last_words is None:
+        rclpy.init(args=args)
+    else:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _interrupt)
     node = None
     code = 0
     try:
@@ -39,6 +56,8 @@ def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None
         code = 1
     finally:
         if node is not None:
+            if last_words is not None and rclpy.ok():
+                last_words(node)
             node.destroy_node()
         rclpy.try_shutdown()
     return code

@@ -6,7 +6,7 @@ tests, benchmarks) without taking over the process's main thread or global rclpy
 
 from contextlib import contextmanager
 import threading
-from typing import Iterator
+from typing import Iterator, Optional
 
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
@@ -14,10 +14,14 @@ from rclpy.node import Node
 
 
 @contextmanager
-def spinning_node(name: str, namespace: str = '') -> Iterator[Node]:
-    """Yield a node in its own context whose callbacks run on a background thread."""
+def spinning_node(name: str, namespace: str = '',
+                  domain_id: Optional[int] = None) -> Iterator[Node]:
+    """Yield a node in its own context whose callbacks run on a background thread.
+
+    ``domain_id`` None: the domain of ROS_DOMAIN_ID, as every node.
+    """
     context = rclpy.Context()
-    rclpy.init(context=context)
+    rclpy.init(context=context, domain_id=domain_id)
     node = Node(name, namespace=namespace or '', context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)

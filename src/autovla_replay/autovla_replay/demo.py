@@ -17,6 +17,7 @@ import sys
 import time
 from typing import Optional, Sequence
 
+from autovla_common.domain import isolate_ros_domain
 from autovla_common.testing import executable
 from autovla_scenarios.generator import generate_set
 
@@ -49,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--frame-timeout', type=float, default=60.0,
                         help='s to wait for the stack to answer one frame')
     parser.add_argument('--domain-id', type=int, default=None,
-                        help='ROS_DOMAIN_ID for the demo (default: one of its own, 1..100)')
+                        help='ROS_DOMAIN_ID for the demo (default: an exported ROS_DOMAIN_ID, '
+                             'else a free one of 1..100 with no DDS participant on it)')
     return parser
 
 
@@ -80,9 +82,9 @@ def stop_stack(stack: subprocess.Popen, timeout: float = 30.0) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the demo; exit 0 when every scenario was replayed and the stack stopped cleanly."""
     args = build_parser().parse_args(argv)
-    domain = args.domain_id if args.domain_id is not None else 1 + os.getpid() % 100
-    os.environ['ROS_DOMAIN_ID'] = str(domain)
-    os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    if args.domain_id is not None:
+        os.environ['ROS_DOMAIN_ID'] = str(args.domain_id)
+    domain = isolate_ros_domain()   # exported (or --domain-id) as given, else a free one
     out = Path(args.out).resolve()
     scenario_dir, run_dir = out / 'scenarios', out / 'run'
     run_dir.mkdir(parents=True, exist_ok=True)

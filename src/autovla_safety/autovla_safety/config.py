@@ -12,6 +12,8 @@ from typing import Any, Dict
 
 from autovla_common.params import ParamSpec
 
+# Serialized size of one autovla_msgs/TrajectoryPoint (CDR: a Duration and 6 float64).
+PLAN_POINT_BYTES = 56
 # Units end the parameter names (``wheelbase_m``) but not the dataclass fields.
 _UNIT_SUFFIX = re.compile(r'_(m|s|rad|radps|mps|mps2|mps3)$')
 
@@ -40,6 +42,8 @@ PARAMS = (
     # Validator.
     ParamSpec('validator.min_points', 'int', 'Fewest points a plan may have.', min=2, max=1000),
     ParamSpec('validator.max_points', 'int', 'Most points a plan may have.', min=2, max=1000),
+    ParamSpec('validator.max_message_bytes', 'int', 'Largest serialized plan accepted (bytes); '
+              'larger ones are rejected before deserialization.', min=4096, max=16777216),
     ParamSpec('validator.min_point_interval_s', 'double', 'Smallest time between two plan '
               'points (s).', min=0.001, max=5.0),
     ParamSpec('validator.max_point_interval_s', 'double', 'Largest time between two plan '
@@ -70,8 +74,18 @@ PARAMS = (
               'back to NOMINAL.', min=1, max=100),
     ParamSpec('supervisor.low_confidence_count', 'int', 'Consecutive low-confidence plans that '
               'trigger FALLBACK.', min=1, max=100),
+    ParamSpec('supervisor.localization_settle_s', 'double', 'A localization jump keeps '
+              'EMERGENCY_STOP until the odometry has been consistent this long (s).',
+              min=0.0, max=60.0),
     ParamSpec('supervisor.route_max_age_s', 'double', 'Route older than this (now minus its '
               'stamp) is lost (s).', min=1.0, max=86400.0),
+    # Localization sanity (autovla_safety.localization).
+    ParamSpec('localization.max_position_jump_m', 'double', 'Largest distance between a new '
+              'odometry position and where the measured speed puts the previous one (m); '
+              'farther is a localization jump.', min=0.05, max=100.0),
+    ParamSpec('localization.max_heading_jump_rad', 'double', 'Largest heading change between '
+              'two odometry samples beyond what the steering allows at the measured speed '
+              '(rad).', min=0.01, max=3.14),
     # Rule-based route following.
     ParamSpec('fallback.speed_cap_mps', 'double', 'Speed cap of the route-following fallback '
               '(m/s).', min=0.5, max=30.0),
@@ -105,6 +119,44 @@ PARAMS = (
               '(m/s^2).', min=0.5, max=12.0),
     ParamSpec('stop.emergency_jerk_mps3', 'double', 'EMERGENCY_STOP jerk limit (m/s^3).',
               min=0.5, max=100.0),
+    # Autonomous emergency braking from the optional obstacle point cloud (aeb.py).
+    ParamSpec('aeb.enabled', 'bool', 'Check the obstacle cloud: reject colliding plans and '
+              'brake for imminent collisions.'),
+    ParamSpec('aeb.ego_length_m', 'double', 'Ego footprint length, bumper to bumper (m).',
+              min=0.5, max=30.0),
+    ParamSpec('aeb.ego_width_m', 'double', 'Ego footprint width (m).', min=0.5, max=5.0),
+    ParamSpec('aeb.rear_overhang_m', 'double', 'Rear bumper behind base_link (m).',
+              min=0.0, max=10.0),
+    ParamSpec('aeb.lateral_margin_m', 'double', 'Footprint widened by this on each side (m).',
+              min=0.0, max=2.0),
+    ParamSpec('aeb.min_height_m', 'double', 'Points lower than this above base_link are '
+              'ground (m).', min=-1.0, max=2.0),
+    ParamSpec('aeb.max_height_m', 'double', 'Points higher than this above base_link pass '
+              'over the car (m).', min=0.5, max=10.0),
+    ParamSpec('aeb.reaction_time_s', 'double', 'Delay before the brake acts: command latency '
+              'and brake build-up (s).', min=0.0, max=2.0),
+    ParamSpec('aeb.deceleration_mps2', 'double', 'Deceleration the AEB commands and assumes '
+              'for the ego (m/s^2).', min=0.5, max=12.0),
+    ParamSpec('aeb.jerk_mps3', 'double', 'Jerk limit of the AEB brake ramp (m/s^3).',
+              min=0.5, max=200.0),
+    ParamSpec('aeb.obstacle_deceleration_mps2', 'double', 'Braking assumed of an obstacle '
+              'moving away along the path (m/s^2).', min=0.1, max=12.0),
+    ParamSpec('aeb.longitudinal_margin_m', 'double', 'Gap kept to the obstacle after '
+              'stopping (m).', min=0.0, max=20.0),
+    ParamSpec('aeb.min_speed_mps', 'double', 'Below this ego speed the AEB does not brake '
+              '(m/s).', min=0.0, max=5.0),
+    ParamSpec('aeb.hold_s', 'double', 'Braking continues this long after the last imminent '
+              'collision (s).', min=0.0, max=30.0),
+    ParamSpec('aeb.motion_horizon_s', 'double', 'While a path is tracked, the current '
+              'motion is checked this far ahead (s).', min=0.1, max=10.0),
+    ParamSpec('aeb.path_step_m', 'double', 'Spacing of the footprints swept along a path (m).',
+              min=0.05, max=2.0),
+    ParamSpec('aeb.cloud_timeout_s', 'double', 'Clouds older than this are not used: the '
+              'check pauses (s).', min=0.05, max=5.0),
+    ParamSpec('aeb.max_cloud_points', 'int', 'Clouds with more points are rejected.',
+              min=1, max=10_000_000),
+    ParamSpec('aeb.max_obstacle_speed_mps', 'double', 'Obstacle speed estimates above this '
+              'are implausible and count as 0 (m/s).', min=1.0, max=100.0),
 )
 
 
@@ -133,6 +185,7 @@ class ValidatorConfig:
 
     min_points: int
     max_points: int
+    max_message_bytes: int
     min_point_interval: float
     max_point_interval: float
     max_first_point_deviation: float
@@ -153,7 +206,16 @@ class SupervisorConfig:
     fallback_max_duration: float
     recovery_valid_plans: int
     low_confidence_count: int
+    localization_settle: float
     route_max_age: float
+
+
+@dataclass(frozen=True)
+class LocalizationConfig:
+    """Tolerances of the localization jump check."""
+
+    max_position_jump: float
+    max_heading_jump: float
 
 
 @dataclass(frozen=True)
@@ -190,15 +252,42 @@ class StopConfig:
 
 
 @dataclass(frozen=True)
+class AebConfig:
+    """Autonomous emergency braking: footprint, point filter and the RSS stopping distance."""
+
+    enabled: bool
+    ego_length: float
+    ego_width: float
+    rear_overhang: float
+    lateral_margin: float
+    min_height: float
+    max_height: float
+    reaction_time: float
+    deceleration: float
+    jerk: float
+    obstacle_deceleration: float
+    longitudinal_margin: float
+    min_speed: float
+    hold: float
+    motion_horizon: float
+    path_step: float
+    cloud_timeout: float
+    max_cloud_points: int
+    max_obstacle_speed: float
+
+
+@dataclass(frozen=True)
 class SafetyConfig:
     """Everything the ROS-free core needs, grouped by part."""
 
     vehicle: VehicleLimits
     validator: ValidatorConfig
     supervisor: SupervisorConfig
+    localization: LocalizationConfig
     fallback: FallbackConfig
     controller: ControllerConfig
     stop: StopConfig
+    aeb: AebConfig
 
     @classmethod
     def from_params(cls, params: Dict[str, Any]) -> 'SafetyConfig':
@@ -226,6 +315,9 @@ class SafetyConfig:
         problems = []
         if self.validator.min_points > self.validator.max_points:
             problems.append('validator.min_points > validator.max_points')
+        if self.validator.max_message_bytes < self.validator.max_points * PLAN_POINT_BYTES:
+            problems.append('validator.max_message_bytes cannot hold validator.max_points '
+                            f'points ({PLAN_POINT_BYTES} bytes each)')
         if self.validator.min_point_interval > self.validator.max_point_interval:
             problems.append('validator.min_point_interval_s > validator.max_point_interval_s')
         if self.controller.lookahead_min > self.controller.lookahead_max:
@@ -235,6 +327,12 @@ class SafetyConfig:
             if decel > self.vehicle.max_deceleration:
                 problems.append(f'stop.{name}_deceleration_mps2 > '
                                 'vehicle.max_deceleration_mps2')
+        if self.aeb.deceleration > self.vehicle.max_deceleration:
+            problems.append('aeb.deceleration_mps2 > vehicle.max_deceleration_mps2')
+        if self.aeb.min_height >= self.aeb.max_height:
+            problems.append('aeb.min_height_m >= aeb.max_height_m')
+        if self.aeb.rear_overhang >= self.aeb.ego_length:
+            problems.append('aeb.rear_overhang_m >= aeb.ego_length_m')
         if self.fallback.speed_cap > self.vehicle.speed_limit:
             problems.append('fallback.speed_cap_mps > vehicle.speed_limit_mps')
         return problems

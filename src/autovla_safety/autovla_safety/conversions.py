@@ -5,7 +5,8 @@ cannot be used raise ``ValueError`` with the reason, which the node logs and cou
 """
 
 import math
-from typing import Iterable, Optional, Sequence
+import struct
+from typing import Iterable, Optional, Sequence, Tuple
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus, KeyValue
@@ -35,6 +36,29 @@ def to_stamp(value: float) -> Time:
     """Float seconds as a builtin_interfaces Time (non-negative)."""
     nanoseconds = max(int(round(value * 1e9)), 0)
     return Time(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
+
+
+def plan_header_from_cdr(data: bytes) -> Tuple[float, int]:
+    """Input stamp (s) and point count of a serialized PlannedTrajectory, read in place.
+
+    Reads only the CDR prefix (encapsulation, header.stamp, header.frame_id, the length of
+    ``points``), so an oversized plan is judged without deserializing it. ValueError if the
+    bytes are not a plausible PlannedTrajectory prefix.
+    """
+    if len(data) < 20:
+        raise ValueError(f'{len(data)} bytes, too short for a PlannedTrajectory')
+    # Encapsulation: 2 bytes representation id (0x0000 CDR big, 0x0001 CDR little endian).
+    if data[0] != 0 or data[1] not in (0, 1):
+        raise ValueError(f'unknown CDR encapsulation 0x{data[0]:02x}{data[1]:02x}')
+    order = '<' if data[1] == 1 else '>'
+    body = memoryview(data)[4:]   # CDR alignment counts from here
+    sec, nanosec, frame_length = struct.unpack_from(order + 'iII', body, 0)
+    points_at = 12 + frame_length
+    points_at += -points_at % 4
+    if nanosec >= 1_000_000_000 or points_at + 4 > len(body):
+        raise ValueError('corrupt header (nanoseconds out of range or frame_id past the end)')
+    (count,) = struct.unpack_from(order + 'I', body, points_at)
+    return sec + nanosec * 1e-9, count
 
 
 def plan_from_msg(msg: PlannedTrajectory) -> Plan:

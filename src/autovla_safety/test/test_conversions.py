@@ -3,13 +3,20 @@
 import math
 
 from autovla_safety.controller import Command
-from autovla_safety.conversions import command_msg, ego_from_odometry, route_from_path, to_stamp
+from autovla_safety.conversions import (
+    command_msg,
+    ego_from_odometry,
+    plan_header_from_cdr,
+    route_from_path,
+    to_stamp,
+)
 from autovla_safety.supervisor import Mode
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry, Path
 import pytest
+from rclpy.serialization import serialize_message
 
-from autovla_msgs.msg import DriveCommand
+from autovla_msgs.msg import DriveCommand, PlannedTrajectory, TrajectoryPoint
 
 
 def odometry(yaw, speed=3.0):
@@ -70,3 +77,23 @@ def test_command_source_and_hazard_lights_follow_the_mode(mode, source, hazard):
     assert (msg.source, msg.hazard_lights, msg.gear) == (source, hazard, DriveCommand.GEAR_DRIVE)
     assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (7, 250_000_000)
     assert msg.header.frame_id == 'base_link'
+
+
+@pytest.mark.parametrize('frame_id, points', [('base_link', 20000), ('', 3), ('odom_x', 0)])
+def test_plan_stamp_and_point_count_are_read_from_the_serialized_bytes(frame_id, points):
+    msg = PlannedTrajectory(explanation='keep lane')
+    msg.header.stamp = to_stamp(1712.25)
+    msg.header.frame_id = frame_id   # lengths 0..9 exercise the alignment after the string
+    msg.points = [TrajectoryPoint(x=float(i)) for i in range(points)]
+    stamp, count = plan_header_from_cdr(serialize_message(msg))
+    assert (stamp, count) == (pytest.approx(1712.25), points)
+
+
+@pytest.mark.parametrize('data', [b'', b'\x00\x01\x00\x00' + b'\x00' * 8,
+                                  b'\x07\x07' + b'\x00' * 30,
+                                  # frame_id length far past the end of the data
+                                  b'\x00\x01\x00\x00' + b'\x00' * 8 + b'\xff\xff\x00\x00'
+                                  + b'\x00' * 8])
+def test_unreadable_plan_bytes_raise_value_error(data):
+    with pytest.raises(ValueError):
+        plan_header_from_cdr(data)

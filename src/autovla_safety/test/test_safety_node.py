@@ -11,12 +11,13 @@ import threading
 import time
 
 from autovla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
-from autovla_common.testing import NodeProcess, RosProbe, wait_until
+from autovla_common.testing import NodeProcess, RosProbe, SimClock, wait_until
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry, Path
 import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.serialization import serialize_message
 from rclpy.time import Time
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
@@ -52,9 +53,13 @@ def seconds(stamp):
 class Stack:
     """The node under test and the probe that plays planner, localisation and route."""
 
-    def __init__(self):
-        self.probe = RosProbe('safety_test_probe')
-        self.node = NodeProcess.ros_node('autovla_safety', 'safety_node', params=PARAMS)
+    def __init__(self, params=PARAMS, sim_start=None, namespace=''):
+        self.probe = RosProbe('safety_test_probe', namespace)
+        # Inputs are stamped on the node's timeline: the system clock, or /clock from here.
+        self.clock = None if sim_start is None else SimClock(self.probe, sim_start,
+                                                              RELIABLE_QOS)
+        self.node = NodeProcess.ros_node('autovla_safety', 'safety_node', params=params,
+                                         ros_args=['-r', f'__ns:=/{namespace}'])
         node = self.probe.node
         self.status = self.probe.collect(SafetyStatus, 'safety_status', RELIABLE_QOS)
         # A deep reader queue: a busy test process must not drop what it counts.
@@ -67,6 +72,7 @@ class Stack:
         self.estop_pub = self.probe.publisher(Bool, 'emergency_stop', RELIABLE_QOS)
         self.reset_client = node.create_client(Trigger, 'reset_emergency_stop')
         self.odometry_on = True
+        self.odometry_y = 0.0        # where localization says the car stands (odom frame)
         self.plan_confidence = None  # None: the plan timer is off
         self.last_plan_time = None
         self._plan_lock = threading.Lock()
@@ -79,6 +85,14 @@ class Stack:
         assert self.reset_client.wait_for_service(timeout_sec=10), self.node.output()
         self.publish_route(200.0)
 
+    def now(self):
+        """Time message on the node's timeline."""
+        return self.probe.now() if self.clock is None else self.clock.now()
+
+    def time(self):
+        """Seconds on the node's timeline."""
+        return time.time() if self.clock is None else self.clock.seconds
+
     def close(self):
         code = self.node.stop()
         self.probe.close()
@@ -89,10 +103,11 @@ class Stack:
         if not self.odometry_on:
             return
         msg = Odometry()
-        msg.header.stamp = self.probe.now()
+        msg.header.stamp = self.now()
         msg.header.frame_id = 'odom'
         msg.child_frame_id = 'base_link'
-        msg.pose.pose.orientation.w = 1.0  # standing at the origin, facing +x
+        msg.pose.pose.position.y = self.odometry_y
+        msg.pose.pose.orientation.w = 1.0  # standing still, facing +x
         self.odom_pub.publish(msg)
 
     def _publish_timed_plan(self):
@@ -102,7 +117,7 @@ class Stack:
     def publish_plan(self, confidence=0.9, nan=False):
         """Plan 10 points at 0.5 s, straight ahead at 1 m/s, stamped a little in the past."""
         msg = PlannedTrajectory()
-        stamp = Time.from_msg(self.probe.now()).nanoseconds - 50_000_000
+        stamp = Time.from_msg(self.now()).nanoseconds - 50_000_000
         msg.header.stamp = Time(nanoseconds=stamp).to_msg()
         msg.header.frame_id = 'base_link'
         msg.confidence = confidence
@@ -120,7 +135,7 @@ class Stack:
 
     def publish_route(self, length):
         msg = Path()
-        msg.header.stamp = self.probe.now()
+        msg.header.stamp = self.now()
         msg.header.frame_id = 'odom'
         for i in range(int(length) + 1 if length else 0):
             pose = PoseStamped()
@@ -169,7 +184,7 @@ class Stack:
         """Odometry on, route present, good plans flowing: back to NOMINAL."""
         self.odometry_on = True
         self.plan_confidence = 0.9
-        started = time.time()
+        started = self.time()
         status = self.wait_mode(SafetyStatus.NOMINAL, started, timeout=10)
         assert status is not None, self.node.output()[-3000:]
         return status
@@ -304,3 +319,131 @@ def test_odometry_loss_commands_emergency_stop_at_the_same_rate(stack):
     assert all(c.source == DriveCommand.SOURCE_MRM and c.hazard_lights for c in commands)
     assert math.isclose(commands[-1].acceleration, -2.5, abs_tol=1e-6)
     stack.recover()  # odometry back: N valid plans bring NOMINAL back
+
+
+def diagnostic_counter(stack, key):
+    """Newest value of one of the node's /diagnostics counters (0 before it appears)."""
+    for array in reversed(list(stack.diagnostics)):
+        values = {kv.key: kv.value for kv in array.status[0].values}
+        if key in values:
+            return float(values[key])
+    return 0.0
+
+
+def test_rogue_20000_point_plans_do_not_stall_the_command_stream(stack):
+    """Issue 15 bug 2: a 20,000-point plan at 4 Hz stalled control for up to 0.36 s."""
+    stack.recover()
+    rogue = PlannedTrajectory(confidence=0.9)
+    rogue.header.stamp = stack.now()
+    rogue.header.frame_id = 'base_link'
+    rogue.points = [TrajectoryPoint(x=0.01 * i, velocity=1.0) for i in range(20000)]
+    data = serialize_message(rogue)
+    timer = stack.probe.node.create_timer(0.25, lambda: stack.plan_pub.publish(data))
+    period = 1.0 / RATE_HZ
+    stalls = []
+    try:
+        for _ in range(3):  # best of three 3 s windows, as the rate checks (shared machine)
+            start = time.time()
+            assert wait_until(lambda: stack.commands_since(start + 3.0), 10)
+            stamps = [seconds(c.header.stamp) for c in stack.commands_since(start)
+                      if seconds(c.header.stamp) < start + 3.0]
+            stalls.append(sum(b - a > 4 * period for a, b in zip(stamps, stamps[1:])))
+            if stalls[-1] <= 1:
+                break
+    finally:
+        timer.cancel()
+        stack.probe.node.destroy_timer(timer)
+    # Before the fix every rogue plan (12 per window) stalled the loop for > 0.2 s.
+    assert stalls[-1] <= 1, f'command gaps over {4 * period:.2f} s per window: {stalls}'
+    assert wait_until(lambda: diagnostic_counter(stack, 'rejected.point_count') >= 4, 5)
+    odometry_faults = [s for s in list(stack.status) if seconds(s.header.stamp) >= start
+                       and 'odometry_timeout' in {f.name for f in s.active_faults}]
+    assert not odometry_faults, odometry_faults[0]
+
+
+def test_unreadable_plan_bytes_are_rejected_and_the_node_lives_on(stack):
+    stack.recover()
+    injected = time.time()
+    # A CDR header that announces a frame_id longer than the whole message.
+    stack.plan_pub.publish(b'\x00\x01\x00\x00' + bytes(8) + b'\xff\xff\xff\x7f' + bytes(64))
+    assert wait_until(lambda: diagnostic_counter(stack, 'rejected.malformed') >= 1, 5), \
+        stack.node.output()[-3000:]
+    assert stack.node.process.poll() is None
+    assert stack.commands_since(injected + 1.0) or wait_until(
+        lambda: stack.commands_since(injected + 1.0), 5)
+
+
+def test_odometry_teleport_is_an_emergency_and_plans_far_from_the_route_are_rejected(stack):
+    """Issue 15 bug 4: +100 m sideways for a while, then back, stayed NOMINAL."""
+    stack.recover()
+    teleported = time.time()
+    stack.odometry_y = 100.0
+    emergency = stack.wait_mode(SafetyStatus.EMERGENCY_STOP, teleported, timeout=2)
+    assert emergency is not None, stack.node.output()[-2000:]
+    assert 'localization_jump' in emergency.last_transition_reason
+    # Consistent again after the settle time, but 100 m from the route: plans are rejected.
+    assert wait_until(lambda: any(
+        'route_deviation' in {f.name for f in s.active_faults}
+        for s in list(stack.status) if seconds(s.header.stamp) > teleported + 1.5), 5)
+    away = [s for s in list(stack.status) if seconds(s.header.stamp) >= teleported]
+    assert SafetyStatus.NOMINAL not in {s.mode for s in away}
+    assert not any(c.source == DriveCommand.SOURCE_VLA for c in stack.commands_since(
+        seconds(emergency.header.stamp)))
+    back = time.time()
+    stack.odometry_y = 0.0
+    assert stack.wait_mode(SafetyStatus.EMERGENCY_STOP, back, timeout=2) is not None
+    stack.recover()
+
+
+def test_estop_held_across_a_clock_jump_back_until_reset():
+    """Issue 15 bug 1: e-stop, /clock 30 s back, plans flowing: EMERGENCY_STOP until reset."""
+    # Its own namespace: the module's stack (system clock) is still running.
+    stack = Stack({**PARAMS, 'use_sim_time': True}, sim_start=1000.0, namespace='latches')
+    try:
+        stack.start()
+        stack.recover()
+        stack.estop_pub.publish(Bool(data=True))
+        assert stack.wait_mode(SafetyStatus.EMERGENCY_STOP, stack.time(), timeout=2)
+        jumped_from = stack.time()
+        stack.clock.set(jumped_from - 30.0)
+        assert stack.node.wait_for_output('clock jumped back', timeout=10), stack.node.output()
+
+        def new_timeline(messages):
+            return [m for m in list(messages) if seconds(m.header.stamp) < jumped_from - 1.0]
+        # Valid plans keep coming at 5 Hz: far more than the 3 that would recover.
+        assert wait_until(lambda: len(new_timeline(stack.status)) >= 40, 20)
+        assert {s.mode for s in new_timeline(stack.status)} == {SafetyStatus.EMERGENCY_STOP}
+        commands = new_timeline(stack.commands)
+        assert commands and all(c.source == DriveCommand.SOURCE_MRM for c in commands)
+        assert 'external_estop' in {f.name for f in new_timeline(stack.status)[-1].active_faults}
+        refused = stack.reset_estop()
+        assert not refused.success and 'still asserted' in refused.message
+        stack.estop_pub.publish(Bool(data=False))
+        released = stack.time()
+        time.sleep(1.0)  # released, not reset: still latched
+        assert stack.status[-1].mode == SafetyStatus.EMERGENCY_STOP
+        reset = stack.reset_estop()
+        assert reset.success and 'e-stop reset' in reset.message, reset.message
+        assert stack.wait_mode(SafetyStatus.NOMINAL, released, timeout=5), \
+            stack.node.output()[-3000:]
+    finally:
+        code = stack.close()
+    assert code == 0, stack.node.output()
+
+
+def test_sigint_in_nominal_ends_the_stream_with_an_emergency_stop_command():
+    """Issue 15 bug 3 (node side): the last command before the node exits is a stop."""
+    stack = Stack(namespace='final_stop')
+    try:
+        stack.start()
+        stack.recover()
+        assert wait_until(lambda: stack.commands[-1].source == DriveCommand.SOURCE_VLA, 5)
+        stopping = time.time()
+        assert stack.node.stop() == 0, stack.node.output()
+        assert 'final emergency stop command sent' in stack.node.output()
+        last = stack.commands[-1]
+        assert seconds(last.header.stamp) >= stopping
+        assert last.source == DriveCommand.SOURCE_MRM and last.hazard_lights
+        assert last.speed == 0.0 and math.isclose(last.acceleration, -2.5, abs_tol=1e-6)
+    finally:
+        stack.close()

@@ -1,0 +1,1 @@
+"""Fault campaign over the live autovla stack (make faults)."""
