@@ -95,7 +95,7 @@ class TopicMap:
                     f'not in the rig: {", ".join(extra)}' if extra else '') if part))
 
     def apply_to_rig(self, rig: CameraRig, where: str = 'topic map') -> CameraRig:
-        """The rig with its cameras' topics, transports and CameraInfo topics from this map."""
+        """Return the rig with camera topics, transports and CameraInfo topics from this map."""
         self.check_cameras(rig.names, where)
         return replace(rig, cameras=tuple(replace(
             camera, topic=self.camera(camera.name).image,
@@ -110,12 +110,12 @@ class TopicMap:
 
 
 def default_image_topic(camera: str) -> str:
-    """The stack's own name for a camera's JPEG stream (the default map)."""
+    """Return the stack's own name for a camera's JPEG stream (the default map)."""
     return f'cameras/{camera}/image/compressed'
 
 
 def default_topic_map(cameras: Iterable[str] = NUSCENES_CAMERAS) -> TopicMap:
-    """The map of the stack's own names (generated scenarios, the nuScenes rig)."""
+    """Return the map of the stack's own names (generated scenarios, the nuScenes rig)."""
     return TopicMap(tuple((name, CameraTopics(default_image_topic(name))) for name in cameras))
 
 
@@ -190,6 +190,6 @@ def load_topic_map(path: Path) -> TopicMap:
 
 def load_or_default(path: Optional[Path], cameras: Iterable[str] = NUSCENES_CAMERAS,
                     ) -> TopicMap:
-    """The map at ``path``, or the default map of ``cameras`` when no path is given."""
+    """Return the map at ``path``, or the default map of ``cameras`` when no path is given."""
     return load_topic_map(Path(path)) if path else default_topic_map(cameras)
 

@@ -47,7 +47,7 @@ def test_short_form_takes_the_transport_from_the_name_and_long_form_gives_camera
 
 @pytest.mark.parametrize('document, message', [
     ({'cameras': {}}, 'cameras must map'),
-    ({'cameras': {'A': '/a'}, 'odom': '/odom'}, "unknown key(s) odom"),
+    ({'cameras': {'A': '/a'}, 'odom': '/odom'}, 'unknown key(s) odom'),
     ({'cameras': {'A': 'has space'}}, "cameras.A: 'has space' is not a valid ROS topic"),
     ({'cameras': {'A': {'image': '/a', 'transport': 'h264'}}}, "'h264' is not one of"),
     ({'cameras': {'A': {'image': '/a', 'info': '/i'}}}, 'unknown key(s) info'),
