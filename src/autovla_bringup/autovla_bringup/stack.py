@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from autovla_common.topic_map import load_topic_map
 import yaml
 
 DEFAULT_NAMESPACE = 'autovla'
@@ -71,6 +72,8 @@ ARGUMENTS = (
              (('planner', 'device'),)),
     Argument('rig_file', '', 'Camera rig YAML; empty keeps perception.yaml (the nuScenes rig).',
              (('perception', 'rig_file'),)),
+    Argument('topic_map', '', 'Topic map YAML naming the input topics (config/topic_maps); '
+             'empty = the rig topics and the default names.', (('perception', 'topic_map'),)),
     Argument(USE_SIM_TIME, 'false', 'true: every node follows /clock (bag replay).',
              ((ALL_NODES, USE_SIM_TIME),)),
     Argument('namespace', DEFAULT_NAMESPACE, 'Namespace of every node and topic.'),
@@ -195,6 +198,7 @@ class StackOptions:
     model_path: str = ''
     device: str = ''
     rig_file: str = ''
+    topic_map: str = ''
     use_sim_time: bool = False
     namespace: str = DEFAULT_NAMESPACE
     log_level: str = 'info'
@@ -341,6 +345,9 @@ def describe(options: StackOptions, install: Optional[InstallSpace] = None) -> L
     for node_key, param, value in options.overrides:
         overrides[node_key][param] = value
     rig = Path(options.rig_file) if options.rig_file else install.default_rig()
+    # Perception reads the map itself (camera transports); the other nodes get remaps.
+    map_remaps = tuple(load_topic_map(Path(options.topic_map)).remaps()) \
+        if options.topic_map else ()
     namespace = normalize_namespace(options.namespace)
     launches = []
     for node in NODES:
@@ -350,7 +357,7 @@ def describe(options: StackOptions, install: Optional[InstallSpace] = None) -> L
             node=node, executable_path=install.executable(node.package, node.executable),
             namespace=namespace, params_file=install.params_file(node),
             overrides=overrides[node.key],
-            remaps=camera_remaps(rig) if node.key == 'perception' else (),
+            remaps=camera_remaps(rig) if node.key == 'perception' else map_remaps,
             log_level=options.log_level))
     return launches
 

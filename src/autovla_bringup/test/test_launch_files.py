@@ -72,7 +72,7 @@ def opaque_function(description):
 def test_autovla_launch_declares_every_stack_argument(launch_api):
     description = load_launch_file('autovla.launch.py').generate_launch_description()
     assert declared_arguments(description) == {
-        'model_path': '', 'device': '', 'rig_file': '', 'use_sim_time': 'false',
+        'model_path': '', 'device': '', 'rig_file': '', 'topic_map': '', 'use_sim_time': 'false',
         'namespace': 'autovla', 'log_level': 'info'}
 
 
