@@ -357,9 +357,16 @@ def describe(options: StackOptions, install: Optional[InstallSpace] = None) -> L
             node=node, executable_path=install.executable(node.package, node.executable),
             namespace=namespace, params_file=install.params_file(node),
             overrides=overrides[node.key],
-            remaps=camera_remaps(rig) if node.key == 'perception' else map_remaps,
+            remaps=camera_remaps(rig) if node.key == 'perception' else tuple(
+                (name, mapped) for name, mapped in map_remaps if node.key in _readers(name)),
             log_level=options.log_level))
     return launches
+
+
+def _readers(topic: str) -> Tuple[str, ...]:
+    """Keys of the nodes that subscribe to the input ``topic`` (from TOPICS)."""
+    return tuple(key for row in TOPICS if row.name == topic and row.direction == 'in'
+                 for key in row.nodes)
 
 
 def select_nodes(text: str) -> Tuple[str, ...]:
