@@ -17,7 +17,8 @@ from rclpy.node import Node
 def spinning_node(name: str, namespace: str = '') -> Iterator[Node]:
     """Yield a node in its own context whose callbacks run on a background thread."""
     context = rclpy.Context()
-    rclpy.init(context=context)
+    # args=[]: the process's own command line (e.g. a tool's --remap A:=B) is not ROS's.
+    rclpy.init(args=[], context=context)
     node = Node(name, namespace=namespace or '', context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)

@@ -8,6 +8,7 @@
 """
 
 import argparse
+from dataclasses import replace
 import json
 import os
 from pathlib import Path
@@ -18,9 +19,11 @@ import time
 from typing import Optional, Sequence
 
 from autovla_common.testing import executable
-from autovla_scenarios.generator import generate_set
+from autovla_common.topic_map import default_topic_map
+from autovla_scenarios.generator import generate_set, TOPIC_AGENTS
 
-from autovla_replay.pipeline import LockstepConfig, run_suite
+from autovla_replay.pipeline import LockstepConfig
+from autovla_replay.regression import run_jobs, scenario_jobs
 from autovla_replay.report import summary_text, write_report
 
 NAMESPACE = '/autovla'
@@ -97,9 +100,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         f'ROS_DOMAIN_ID={domain}')
 
     stack = start_stack(args, scenario_dir / scenarios['rig'], out / 'stack.log')
+    # The scenarios' map is the stack's own names, plus their agents' boxes for scoring.
+    topic_map = replace(default_topic_map(), objects=TOPIC_AGENTS)
+    jobs = scenario_jobs(scenario_dir, names)
     try:
-        config = LockstepConfig(namespace=NAMESPACE, frame_timeout=args.frame_timeout)
-        results = run_suite(scenario_dir, run_dir, config, names, log=lambda m: say(m))
+        config = LockstepConfig(namespace=NAMESPACE, frame_timeout=args.frame_timeout,
+                                topic_map=topic_map)
+        results = run_jobs(jobs, run_dir, config, None, [], log=lambda m: say(m))
     finally:
         stack_code = stop_stack(stack)
     say(f'stack stopped with exit code {stack_code}')
@@ -107,7 +114,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     model_ids = {model_id for result in results.values()
                  for model_id in result.get('model_ids', [])}
     note = UNTRAINED_NOTE if any('untrained' in model_id for model_id in model_ids) else ''
-    summary = write_report(scenario_dir, run_dir, out / 'report.html', note)
+    summary = write_report([(job.name, job.bag) for job in jobs], run_dir, out / 'report.html',
+                           topic_map, note=note)
     print(summary_text(summary), flush=True)
     say(f'report: {out / "report.html"}   summary: {out / "summary.json"}   '
         f'({time.monotonic() - started:.0f} s)')
