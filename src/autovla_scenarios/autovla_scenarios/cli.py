@@ -54,12 +54,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     started = time.monotonic()
 
-    def progress(line: str) -> None:
-        done, total = line.rsplit(' ', 1)[-1].split('/')
-        if done == total:
-            print(f'  {line} ({time.monotonic() - started:.1f} s)', flush=True)
-
-    index = generate_set(args.out, names, config, progress)
+    index = generate_set(args.out, names, config, lambda line: print(f'  {line}', flush=True))
     for entry in index['scenarios']:
         print(f'{entry["name"]:20s} {entry["frames"]:3d} frames  {entry["description"]}')
     print(f'wrote {len(names)} scenario bag(s) ({config.storage}, {config.width}x{config.height}'
