@@ -245,7 +245,9 @@ def score_bag(bag: Path, outputs_bag: Path, topic_map: TopicMap, anchor_camera: 
         'unscored_reason': '' if l2_rows else (
             'no plans' if not plans else 'no odometry after the planned frames'),
         **metrics.summarize_scores(l2_rows, collision_rows, EXPERT_STEP_S),
-        'collision_source': topic_map.objects or 'none (no object boxes mapped)',
+        'collision_source': topic_map.objects if any(
+            boxes for truth in truths.values() for boxes in truth.agents_at.values())
+        else 'none (no object boxes in the bag)',
         'comfort': {
             'max_jerk_mean': _mean(jerks), 'max_jerk_max': _max(jerks),
             'uncomfortable_share': metrics.share(
