@@ -62,6 +62,8 @@ def read_messages(path: Path, topics: Optional[Iterable[str]] = None) -> List[Ba
     wanted = set(topics) if topics is not None else None
     with Reader(Path(path)) as reader:
         connections = [c for c in reader.connections if wanted is None or c.topic in wanted]
+        if not connections:     # rosbags reads every topic when given no connection
+            return []
         messages = [BagMessage(c.topic, c.msgtype, stamp, bytes(data),
                                header_stamp(c.msgtype, data))
                     for c, stamp, data in reader.messages(connections=connections)]

@@ -30,7 +30,7 @@ class LockstepConfig:
     frame_timeout: float = 30.0        # s to wait for the stack's output of one frame
     warmup_frames: int = 3             # frames before the stack can answer (history filling)
     warmup_pause: float = 0.2          # s to let a warm-up frame settle
-    subscriber_timeout: float = 30.0   # s to wait for the stack to subscribe to its inputs
+    subscriber_timeout: float = 120.0  # s to wait for the stack (a planner loads its model)
     drain: float = 1.0                 # s to keep recording after the last frame
     exclude_prefix: str = 'ground_truth/'   # not replayed: the stack must not see it
     # Cameras captured up to this long after the anchor belong to its frame (perception's

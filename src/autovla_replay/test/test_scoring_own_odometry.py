@@ -88,3 +88,10 @@ def test_metrics_files_are_strict_json_with_the_reason_for_each_null(tmp_path):
     assert set(parsed['null_reasons']) == {'l2.1s', 'ratio', 'rows.1'}
     assert 'infinite' in parsed['null_reasons']['ratio']
     assert math.isnan(strict_json.read(tmp_path / 'm.json')['l2']['1s'])
+
+
+def test_a_mapped_topic_absent_from_the_bag_reads_as_no_messages(tmp_path):
+    from autovla_replay.bagdata import read_messages
+    bag = odometry_bag(tmp_path / 'odom_only', lambda t: (t, 0.0, 0.0), seconds=0.2)
+    assert read_messages(bag, ['/annotations/boxes']) == []
+    assert len(read_messages(bag, ['/odom'])) == 11
