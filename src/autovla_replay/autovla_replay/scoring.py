@@ -235,6 +235,7 @@ def score_bag(bag: Path, outputs_bag: Path, topic_map: TopicMap, anchor_camera: 
         per_frame.append({'stamp': plan.stamp, 'l2': [round(float(v), 4) for v in l2],
                           'collision': bool(np.nansum(collisions) > 0)})
     slow = sum(p.slow for p in plans)
+    has_boxes = any(boxes for truth in truths.values() for boxes in truth.agents_at.values())
     frames = list(frames or [])
     waited = [f for f in frames if f['waited']]
     planned = {p.stamp for p in plans}
@@ -244,9 +245,10 @@ def score_bag(bag: Path, outputs_bag: Path, topic_map: TopicMap, anchor_camera: 
         'scored_plans': len(l2_rows),
         'unscored_reason': '' if l2_rows else (
             'no plans' if not plans else 'no odometry after the planned frames'),
-        **metrics.summarize_scores(l2_rows, collision_rows, EXPERT_STEP_S),
-        'collision_source': topic_map.objects if any(
-            boxes for truth in truths.values() for boxes in truth.agents_at.values())
+        # Without boxes there is nothing to collide with: no collision figures (not 0 %).
+        **metrics.summarize_scores(l2_rows, collision_rows if has_boxes else [],
+                                   EXPERT_STEP_S),
+        'collision_source': topic_map.objects if has_boxes
         else 'none (no object boxes in the bag)',
         'comfort': {
             'max_jerk_mean': _mean(jerks), 'max_jerk_max': _max(jerks),
