@@ -17,11 +17,7 @@ import subprocess
 from autovla_common.rig import load_rig, save_rig
 from autovla_common.testing import executable
 from autovla_common.topic_map import parse_topic_map
-from autovla_replay.recording import Keyframe, write_recording
-from autovla_scenarios.catalogue import make_scenario
-from autovla_scenarios.render import Renderer, scene_ground
-from autovla_scenarios.world import simulate_expert
-import cv2
+from autovla_replay.recording import rendered_recording
 import pytest
 import yaml
 
@@ -32,27 +28,6 @@ OFFSETS_MS = {'CAM_FRONT': 0, 'CAM_FRONT_LEFT': -8, 'CAM_FRONT_RIGHT': 12, 'CAM_
 MAP = {'cameras': {name: f'/{name}/image_raw/compressed' for name in OFFSETS_MS},
        'odometry': '/odom', 'route': '/route'}
 WARMUP = 3     # frames that fill the 4-frame history
-START_NS = 1_533_280_036_162_460_000
-
-
-def recording(path, rig, spacing_s, count):
-    """Render ``count`` keyframes ``spacing_s`` apart along the expert of a curve."""
-    scenario = make_scenario('curve', 0)
-    track = simulate_expert(scenario, spacing_s * count + 6.0)
-    renderer, ground = Renderer(rig, WIDTH, HEIGHT), scene_ground(scenario)
-    keyframes = []
-    for k in range(count):
-        images = renderer.render(track.pose(k * spacing_s), ground, [])
-        keyframes.append(Keyframe(
-            START_NS + int(round(k * spacing_s * 1e9)),
-            {name: cv2.imencode('.jpg', image)[1].tobytes() for name, image in images.items()},
-            {name: ms * 1_000_000 for name, ms in OFFSETS_MS.items()}))
-
-    def motion(t):
-        i = track.index(max(t, 0.0))
-        return (*track.pose(max(t, 0.0)), float(track.speed[i]), float(track.yaw_rate[i]))
-    write_recording(path, parse_topic_map(MAP), keyframes, motion)
-    return path
 
 
 @pytest.fixture(scope='module')
@@ -61,8 +36,10 @@ def inputs(tmp_path_factory):
     rig = load_rig(REPO / 'config' / 'rigs' / 'nuscenes.yaml').resized(WIDTH, HEIGHT)
     save_rig(rig, root / 'rig.yaml')
     (root / 'map.yaml').write_text(yaml.safe_dump(MAP))
-    bags = [recording(root / 'bags' / 'keyframes_0p5s', rig, 0.5, 7),
-            recording(root / 'bags' / 'keyframes_3s', rig, 3.0, 5)]
+    topic_map = parse_topic_map(MAP)
+    bags = [root / 'bags' / 'keyframes_0p5s', root / 'bags' / 'keyframes_3s']
+    rendered_recording(bags[0], topic_map, rig, 0.5, 7, OFFSETS_MS)
+    rendered_recording(bags[1], topic_map, rig, 3.0, 5, OFFSETS_MS)
     return root, bags
 
 

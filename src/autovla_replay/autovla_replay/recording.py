@@ -12,8 +12,13 @@ import math
 from pathlib import Path
 from typing import Callable, Dict, List, Sequence, Tuple
 
+from autovla_common.rig import CameraRig
 from autovla_common.topic_map import TopicMap
+from autovla_scenarios.catalogue import make_scenario
+from autovla_scenarios.render import Renderer, scene_ground
 from autovla_scenarios.typestore import BAG_VERSION, STORAGE_PLUGINS, typestore
+from autovla_scenarios.world import simulate_expert
+import cv2
 from rosbags.rosbag2 import Writer
 
 from autovla_scenarios import messages
@@ -84,3 +89,30 @@ def _route_times(motion: Motion, length_m: float) -> List[float]:
     speed = max(abs(motion(0.0)[3]), 0.5)
     count = int(math.ceil(length_m / 2.0))
     return [k * 2.0 / speed for k in range(count + 1)]
+
+
+def rendered_recording(path: Path, topic_map: TopicMap, rig: CameraRig, spacing_s: float,
+                       count: int, offsets_ms: Dict[str, int], scenario: str = 'curve'
+                       ) -> Dict[str, int]:
+    """Write a recording of ``count`` keyframes ``spacing_s`` apart, rendered.
+
+    The frames show the expert drive of a catalogue scenario at the rig's image size; the
+    odometry (50 Hz) is that drive.
+    """
+    world = make_scenario(scenario, 0)
+    track = simulate_expert(world, spacing_s * count + 6.0)
+    width, height = rig.cameras[0].width, rig.cameras[0].height
+    renderer, ground = Renderer(rig, width, height), scene_ground(world)
+    start = 1_533_280_036_162_460_000
+    keyframes = []
+    for k in range(count):
+        images = renderer.render(track.pose(k * spacing_s), ground, [])
+        keyframes.append(Keyframe(
+            start + int(round(k * spacing_s * 1e9)),
+            {name: cv2.imencode('.jpg', image)[1].tobytes() for name, image in images.items()},
+            {name: ms * 1_000_000 for name, ms in offsets_ms.items()}))
+
+    def motion(t):
+        i = track.index(max(t, 0.0))
+        return (*track.pose(max(t, 0.0)), float(track.speed[i]), float(track.yaw_rate[i]))
+    return write_recording(path, topic_map, keyframes, motion)
