@@ -7,6 +7,7 @@ from autovla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from autovla_common.rig import load_rig
 from autovla_common.ros_params import installed_params_file
 from autovla_common.testing import NodeProcess, RosProbe, wait_until
+from builtin_interfaces.msg import Time
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped
@@ -164,3 +165,25 @@ def test_a_topic_map_renames_every_input_and_the_route_comes_from_either_publish
         assert wait_until(lambda: observations and observations[-1].command.source
                           == DrivingCommand.SOURCE_ROUTE, 5), node.output()
         assert observations[-1].command.command == DrivingCommand.TURN_LEFT
+
+
+def test_diagnostics_say_why_sparse_keyframes_give_no_observation():
+    params = {**PARAMS, 'allow_recorded_spacing': False}
+    with RosProbe() as probe, NodeProcess.ros_node('autovla_perception', 'perception_node',
+                                                   params=params) as node:
+        diagnostics = probe.collect(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
+        rig = Rig(probe)
+        assert rig.wait_for_node(), node.output()
+        start = probe.node.get_clock().now().nanoseconds
+        for k in range(4):     # keyframes 1 s apart (stamps), the history wants 0.25 s
+            stamp = start + k * 1_000_000_000
+            rig.tick(stamp=Time(sec=stamp // 10**9, nanosec=stamp % 10**9))
+
+        def said():
+            return diagnostics and 'no observation yet: CAM_FRONT frames are 1.00 s apart' \
+                in diagnostics[-1].status[0].message
+        assert wait_until(said, 10), [d.status[0].message for d in diagnostics[-3:]]
+        message = diagnostics[-1].status[0].message
+        assert diagnostics[-1].status[0].level == DiagnosticStatus.WARN
+        assert 'one every 0.25 s' in message and 'allow_recorded_spacing: true' in message
+        assert 'CAM_FRONT frames are 1.00 s apart' in node.output()
