@@ -7,11 +7,11 @@ perception_node reading a topic map; its observations end the lock-step frames.
 import json
 from pathlib import Path
 
-from autovla_common.rig import load_rig
+from autovla_common.rig import load_rig, save_rig
 from autovla_common.testing import NodeProcess
 from autovla_common.topic_map import parse_topic_map
 from autovla_replay.pipeline import LockstepConfig, run_scenario
-from autovla_replay.recording import Keyframe, straight, write_recording
+from autovla_replay.recording import Keyframe, rendered_recording, straight, write_recording
 import cv2
 import numpy as np
 import yaml
@@ -50,3 +50,24 @@ def test_six_full_size_cameras_per_frame_all_arrive(tmp_path):
     waited = [f for f in frames if f['waited']]
     assert len(waited) == FRAMES - 1 and all(f['answered'] for f in waited), output
     assert 'camera_missing' not in output, output
+
+
+def test_replays_into_a_running_perception_lose_no_frame(tmp_path):
+    rig = RIG.resized(160, 90)
+    save_rig(rig, tmp_path / 'rig.yaml')
+    (tmp_path / 'map.yaml').write_text(yaml.safe_dump(MAP))
+    offsets = {name: ms for name, ms in zip(RIG.names, (0, -8, 12, 35, 50, 27))}
+    rendered_recording(tmp_path / 'bag', parse_topic_map(MAP), rig, 0.5, FRAMES, offsets)
+    config = LockstepConfig(output_topic='observation',
+                            output_type='autovla_msgs/msg/DrivingObservation',
+                            frame_timeout=20.0, warmup_frames=1, drain=0.2,
+                            topic_map=parse_topic_map(MAP))
+    with NodeProcess.ros_node('autovla_perception', 'perception_node', params={
+            'topic_map': str(tmp_path / 'map.yaml'), 'rig_file': str(tmp_path / 'rig.yaml'),
+            'history_length': 2, 'use_sim_time': True}) as node:
+        for run in ('first', 'second', 'third'):
+            run_scenario(tmp_path / 'bag', tmp_path / run, config, log=lambda line: None)
+            frames = json.loads((tmp_path / run / 'frames.json').read_text())['frames']
+            waited = [f for f in frames if f['waited']]
+            assert len(waited) == FRAMES - 1 and all(f['answered'] for f in waited), \
+                (run, node.output())
