@@ -81,7 +81,17 @@ def scenario_jobs(scenario_dir: Path, names: Optional[Sequence[str]] = None) -> 
             if not names or entry['name'] in names]
 
 
-def _stop(process: subprocess.Popen, timeout: float = 30.0) -> int:
+def start_stack(spec: StackSpec, log_path: Path) -> subprocess.Popen:
+    """Start ``autovla_bringup`` for ``spec``; its output goes to ``log_path``."""
+    from autovla_common.testing import executable
+    log = open(log_path, 'w', encoding='utf-8')  # noqa: SIM115 - lives as long as the stack
+    return subprocess.Popen(spec.command(executable('autovla_bringup', 'autovla_bringup')),
+                            stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, 'PYTHONUNBUFFERED': '1'})
+
+
+def stop_stack(process: subprocess.Popen, timeout: float = 30.0) -> int:
+    """SIGINT the bring-up (it stops its nodes) and return its exit code."""
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         try:
@@ -103,18 +113,14 @@ def run_job(job: Job, run_dir: Path, config: LockstepConfig, stack: Optional[Sta
     out_dir.mkdir(parents=True, exist_ok=True)
     if stack is None:
         return run_scenario(job.bag, out_dir, config, log=log)
-    from autovla_common.testing import executable
-    command = stack.command(executable('autovla_bringup', 'autovla_bringup'))
     log(f'{job.name}: starting a stack on ROS_DOMAIN_ID {os.environ.get("ROS_DOMAIN_ID", 0)} '
         f'(log: {out_dir / "stack.log"})')
-    with open(out_dir / 'stack.log', 'w', encoding='utf-8') as stack_log:
-        process = subprocess.Popen(command, stdout=stack_log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, 'PYTHONUNBUFFERED': '1'})
-        try:
-            return run_scenario(job.bag, out_dir, replace(config, namespace=STACK_NAMESPACE),
-                                log=log)
-        finally:
-            _stop(process)
+    process = start_stack(stack, out_dir / 'stack.log')
+    try:
+        return run_scenario(job.bag, out_dir, replace(config, namespace=STACK_NAMESPACE),
+                            log=log)
+    finally:
+        stop_stack(process)
 
 
 _worker_domain: Optional[int] = None
