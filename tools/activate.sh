@@ -15,5 +15,12 @@ fi
 if [[ -f "$_autovla_root/install/setup.bash" ]]; then
   # shellcheck disable=SC1091
   source "$_autovla_root/install/setup.bash"
+  # The console scripts live in install/<pkg>/lib/<pkg> (the `ros2 run` layout); without
+  # ros2 (the wheels set-up) they are put on PATH, so `run_regression --help` just works.
+  for _autovla_bin in "$_autovla_root"/install/*/lib/*/; do
+    case ":$PATH:" in *":${_autovla_bin%/}:"*) ;; *) PATH="${_autovla_bin%/}:$PATH" ;; esac
+  done
+  export PATH
+  unset _autovla_bin
 fi
 unset _autovla_root

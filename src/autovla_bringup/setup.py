@@ -15,6 +15,7 @@ setup(
         # Workspace-level launch/ and config/ are the sources; ros2 launch finds them here.
         (share + '/launch', glob('../../launch/*.launch.py')),
         (share + '/config/rigs', glob('../../config/rigs/*.yaml')),
+        (share + '/config/topic_maps', glob('../../config/topic_maps/*.yaml')),
         (share + '/config/rviz', ['../../config/rviz/autovla.rviz']),
     ],
     install_requires=['setuptools'],

@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog='autovla_bringup', description=__doc__.split('\n')[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     defaults = {argument.name: argument for argument in stack.ARGUMENTS}
-    for name in ('model_path', 'device', 'rig_file', 'namespace', 'params_file', 'log_level'):
+    for name in ('model_path', 'device', 'rig_file', 'topic_map', 'namespace', 'params_file',
+                 'log_level'):
         parser.add_argument('--' + name.replace('_', '-'), default=defaults[name].default,
                             help=defaults[name].description)
     parser.add_argument('--use-sim-time', action='store_true',
@@ -66,6 +67,7 @@ def options_from(args: argparse.Namespace) -> stack.StackOptions:
     """Turn parsed options into the stack options (ValueError on bad input)."""
     return stack.StackOptions(
         model_path=args.model_path, device=args.device, rig_file=args.rig_file,
+        topic_map=args.topic_map,
         use_sim_time=args.use_sim_time, namespace=args.namespace,
         params_file=args.params_file, log_level=args.log_level,
         nodes=stack.select_nodes(args.nodes),

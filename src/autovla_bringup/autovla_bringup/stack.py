@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from autovla_common.topic_map import load_topic_map
 import yaml
 
 DEFAULT_NAMESPACE = 'autovla'
@@ -81,6 +82,8 @@ ARGUMENTS = (
              (('planner', 'device'),)),
     Argument('rig_file', '', 'Camera rig YAML; empty keeps perception.yaml (the nuScenes rig).',
              (('perception', 'rig_file'),)),
+    Argument('topic_map', '', 'Topic map YAML naming the input topics (config/topic_maps); '
+             'empty = the rig topics and the default names.', (('perception', 'topic_map'),)),
     Argument(USE_SIM_TIME, 'false', 'true: every node follows /clock (bag replay).',
              ((ALL_NODES, USE_SIM_TIME),)),
     Argument('namespace', DEFAULT_NAMESPACE, 'Namespace of every node and topic.'),
@@ -217,6 +220,7 @@ class StackOptions:
     model_path: str = ''
     device: str = ''
     rig_file: str = ''
+    topic_map: str = ''
     use_sim_time: bool = False
     namespace: str = DEFAULT_NAMESPACE
     params_file: str = ''
@@ -370,6 +374,9 @@ def describe(options: StackOptions, install: Optional[InstallSpace] = None) -> L
     for node_key, param, value in options.overrides:
         overrides[node_key][param] = value
     rig = Path(options.rig_file) if options.rig_file else install.default_rig()
+    # Perception reads the map itself (camera transports); the other nodes get remaps.
+    map_remaps = tuple(load_topic_map(Path(options.topic_map)).remaps()) \
+        if options.topic_map else ()
     namespace = normalize_namespace(options.namespace)
     user_params_file = Path(options.params_file).expanduser() if options.params_file else None
     launches = []
@@ -380,9 +387,16 @@ def describe(options: StackOptions, install: Optional[InstallSpace] = None) -> L
             node=node, executable_path=install.executable(node.package, node.executable),
             namespace=namespace, params_file=install.params_file(node),
             overrides=overrides[node.key], user_params_file=user_params_file,
-            remaps=camera_remaps(rig) if node.key == 'perception' else (),
+            remaps=camera_remaps(rig) if node.key == 'perception' else tuple(
+                (name, mapped) for name, mapped in map_remaps if node.key in _readers(name)),
             log_level=options.log_level))
     return launches
+
+
+def _readers(topic: str) -> Tuple[str, ...]:
+    """Keys of the nodes that subscribe to the input ``topic`` (from TOPICS)."""
+    return tuple(key for row in TOPICS if row.name == topic and row.direction == 'in'
+                 for key in row.nodes)
 
 
 def select_nodes(text: str) -> Tuple[str, ...]:

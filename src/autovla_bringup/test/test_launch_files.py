@@ -73,8 +73,8 @@ def opaque_function(description):
 def test_autovla_launch_declares_every_stack_argument(launch_api):
     description = load_launch_file('autovla.launch.py').generate_launch_description()
     assert declared_arguments(description) == {
-        'model_path': '', 'device': '', 'rig_file': '', 'use_sim_time': 'false',
-        'namespace': 'autovla', 'params_file': '', 'log_level': 'info'}
+        'model_path': '', 'device': '', 'rig_file': '', 'topic_map': '',
+        'use_sim_time': 'false', 'namespace': 'autovla', 'params_file': '', 'log_level': 'info'}
 
 
 def test_autovla_launch_passes_the_user_params_file_after_the_defaults(launch_api, tmp_path):

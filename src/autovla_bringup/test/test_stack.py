@@ -139,6 +139,17 @@ def test_rig_source_topics_become_perception_remaps(tmp_path):
     assert launches['planner_node'].remaps == ()
 
 
+def test_topic_map_goes_to_perception_and_renames_safetys_inputs():
+    topic_map = str(REPO / 'config/topic_maps/nuscenes.yaml')
+    launches = _by_name(stack.describe(stack.StackOptions(topic_map=topic_map)))
+    assert launches['perception_node'].overrides['topic_map'] == topic_map
+    assert launches['safety_node'].remaps == (('odometry', '/odom'), ('route', '/route'))
+    assert 'odometry:=/odom' in launches['safety_node'].command()
+    assert launches['planner_node'].remaps == ()
+    with pytest.raises(ValueError, match='cannot read'):
+        stack.describe(stack.StackOptions(topic_map=str(REPO / 'no_such_map.yaml')))
+
+
 def test_bad_options_are_refused():
     with pytest.raises(ValueError, match='log level'):
         stack.StackOptions(log_level='verbose')

@@ -20,3 +20,15 @@ LATCHED_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
 RELIABLE_QOS = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
                           reliability=ReliabilityPolicy.RELIABLE,
                           durability=DurabilityPolicy.VOLATILE)
+
+
+def create_latched_subscriptions(node, msg_type, topic: str, callback, **options) -> list:
+    """Subscribe to a latched input so that it connects to every kind of publisher.
+
+    A TRANSIENT_LOCAL subscription gets the last message of a latched publisher that started
+    earlier, but does not match a VOLATILE publisher (nav2's /plan, ``ros2 bag play``
+    defaults); a VOLATILE one matches both. So: one of each. A latched publisher then
+    delivers twice, which is harmless for inputs that replace the previous value.
+    """
+    return [node.create_subscription(msg_type, topic, callback, qos, **options)
+            for qos in (LATCHED_QOS, RELIABLE_QOS)]

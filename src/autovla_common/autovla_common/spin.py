@@ -21,7 +21,8 @@ def spinning_node(name: str, namespace: str = '',
     ``domain_id`` None: the domain of ROS_DOMAIN_ID, as every node.
     """
     context = rclpy.Context()
-    rclpy.init(context=context, domain_id=domain_id)
+    # args=[]: the process's own command line (e.g. a tool's --remap A:=B) is not ROS's.
+    rclpy.init(args=[], context=context, domain_id=domain_id)
     node = Node(name, namespace=namespace or '', context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)

@@ -1,6 +1,6 @@
 """Messages <-> the core's plain types. No node here: the benchmark builds messages too."""
 
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -100,11 +100,17 @@ def observation_msg(observation: Observation, base_frame: str) -> DrivingObserva
 
 
 def diagnostics_msg(stamp: Time, name: str, counters: Dict[str, int], new: Dict[str, int],
-                    extra: Sequence[KeyValue] = ()) -> DiagnosticArray:
-    """One DiagnosticStatus: WARN while new problems keep arriving, OK otherwise."""
-    level = DiagnosticStatus.WARN if new else DiagnosticStatus.OK
+                    extra: Sequence[KeyValue] = (), idle_reason: Optional[str] = None
+                    ) -> DiagnosticArray:
+    """One DiagnosticStatus: WARN while new problems keep arriving or nothing is published yet.
+
+    ``idle_reason``: why no observation has been published so far (None once one has).
+    """
+    level = DiagnosticStatus.WARN if new or idle_reason else DiagnosticStatus.OK
     text = ('rejected input since last report: ' + ', '.join(
         f'{reason} x{count}' for reason, count in sorted(new.items()))) if new else 'ok'
+    if idle_reason:
+        text = f'no observation yet: {idle_reason}' + ('' if text == 'ok' else f'; {text}')
     status = DiagnosticStatus(level=level, name=name, message=text, hardware_id='perception')
     status.values = [KeyValue(key=reason, value=str(count))
                      for reason, count in sorted(counters.items())] + list(extra)

@@ -42,6 +42,7 @@ class PerceptionConfig:
     sync_tolerance_s: float
     history_length: int
     history_rate_hz: float
+    allow_recorded_spacing: bool
     max_wait_s: float
     late_camera_policy: str
     min_pixels: int
@@ -179,7 +180,11 @@ class PerceptionCore:
             names, config.anchor_camera, int(config.sync_tolerance_s * 1e9),
             config.history_length, int(1e9 / config.history_rate_hz),
             int(config.max_wait_s * 1e9), config.late_camera_policy,
-            min_spacing_ns=int(1e9 / config.planning_rate_hz))
+            min_spacing_ns=int(1e9 / config.planning_rate_hz),
+            allow_recorded_spacing=config.allow_recorded_spacing)
+        # What the history is waiting for or built from, for /diagnostics (plain text).
+        self.history_note = 'no frames yet'
+        self.history_spacing_s = 1.0 / config.history_rate_hz
         self.ego = EgoEstimator(config.acceleration_time_constant_s)
         self.odometry_frame = ''
         self.route: Optional[_Route] = None
@@ -305,6 +310,8 @@ class PerceptionCore:
             selection = self.sync.select(now_ns)
             if selection.status != 'ready' or self._prepare(selection.histories):
                 break
+        if selection.status == 'warming_up':
+            self._explain_warm_up()
         if selection.status in ('no_new_anchor', 'warming_up', 'waiting'):
             return StepResult(selection.status, missing=selection.missing)
         anchor_ns = selection.anchor_stamp_ns
@@ -324,14 +331,54 @@ class PerceptionCore:
                                           'camera frames; observation skipped')
             return StepResult('stale_odometry')
         self.sync.consume(anchor_ns)
+        history_rate_hz = self._note_spacing(selection)
         cameras = [self._camera_observation(camera, selection.histories[camera.name])
                    for camera in self.config.cameras]
         route_points, command, source, text, command_ns = self._route_and_command(
             ego, now_ns, route_pose)
         return StepResult('ready', Observation(
-            stamp_ns=anchor_ns, history_rate_hz=self.config.history_rate_hz, cameras=cameras,
+            stamp_ns=anchor_ns, history_rate_hz=history_rate_hz, cameras=cameras,
             ego=ego, command=command, command_source=source, command_text=text,
             command_stamp_ns=command_ns, route_points=route_points), selection.missing)
+
+    def _explain_warm_up(self) -> None:
+        """Say why the anchor camera's history is not complete (and what to change)."""
+        config, anchor = self.config, self.config.anchor_camera
+        buffer = self.sync.buffers[anchor]
+        period = 1.0 / config.history_rate_hz
+        gap = buffer.median_gap_ns()
+        if not self.sync.too_sparse():
+            self.history_note = (f'warming up: {anchor} has {len(buffer.frames)} frame(s), the '
+                                 f'history needs {config.history_length} frames '
+                                 f'{period:.2f} s apart')
+            return
+        seen = gap / 1e9
+        if config.allow_recorded_spacing:
+            self.history_note = (f'warming up: {anchor} frames are {seen:.2f} s apart; '
+                                 f'collecting {config.history_length} recorded frames')
+            return
+        self.history_note = (
+            f'{anchor} frames are {seen:.2f} s apart but the history needs one every '
+            f'{period:.2f} s (within sync_tolerance_s {config.sync_tolerance_s:g}): no '
+            f'observation can be built; set allow_recorded_spacing: true (history from the '
+            f'recorded frames) or history_rate_hz: {1.0 / seen:.3g}')
+        self.reject('history_spacing', self.history_note)
+
+    def _note_spacing(self, selection) -> float:
+        """Record the history spacing the observation carries; return it as a rate (Hz)."""
+        spacing = selection.spacing_ns / 1e9 if selection.spacing_ns else \
+            1.0 / self.config.history_rate_hz
+        self.history_spacing_s = spacing
+        if not selection.recorded_spacing:
+            self.history_note = f'history {spacing:.2f} s apart as configured'
+            return self.config.history_rate_hz
+        self.history_note = (
+            f'{self.config.anchor_camera} frames are recorded further apart than '
+            f'history_rate_hz {self.config.history_rate_hz:g} allows: history built from the '
+            f'recorded frames, {spacing:.2f} s apart instead of '
+            f'{1.0 / self.config.history_rate_hz:.2f} s (allow_recorded_spacing: false forbids)')
+        self.reject('recorded_spacing', self.history_note)
+        return 1.0 / spacing
 
     def _prepare(self, histories: Dict[str, Optional[List[BufferedFrame]]]) -> bool:
         """Decode every selected frame not decoded yet; drop those that fail. True if all ok."""

@@ -5,10 +5,11 @@ import time
 
 from ament_index_python.packages import get_package_share_directory
 from autovla_common.params import ParamSpec
-from autovla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from autovla_common.qos import create_latched_subscriptions, RELIABLE_QOS, SENSOR_QOS
 from autovla_common.rig import load_rig
 from autovla_common.ros_params import declare_parameters
 from autovla_common.runner import run_node
+from autovla_common.topic_map import DEFAULT_COMMAND, DEFAULT_ROUTE, load_topic_map, TopicMap
 from diagnostic_msgs.msg import DiagnosticArray, KeyValue
 from nav_msgs.msg import Odometry
 from nav_msgs.msg import Path as PathMsg
@@ -36,6 +37,8 @@ PARAMS = (
               'observations are at least 1/rate apart in anchor stamp time.', min=0.1, max=20.0),
     ParamSpec('anchor_camera', 'string', 'Camera whose frame stamp anchors each observation.'),
     ParamSpec('rig_file', 'string', 'Camera rig YAML; empty = installed rigs/nuscenes.yaml.'),
+    ParamSpec('topic_map', 'string', 'Topic map YAML naming every input topic (cameras, '
+              'odometry, route, command); empty = the rig topics and the default names.'),
     ParamSpec('base_frame', 'string', 'Frame of the observation (route points, extrinsics).'),
     ParamSpec('sync_tolerance_s', 'double', 'Largest stamp offset of a frame from its history '
               'slot (anchor stamp - k / history_rate_hz) (s).', min=0.001, max=0.5),
@@ -46,6 +49,9 @@ PARAMS = (
     ParamSpec('history_length', 'int', 'Frames per camera in each observation.', min=1, max=16),
     ParamSpec('history_rate_hz', 'double', 'Spacing of the history frames (Hz).',
               min=0.1, max=30.0),
+    ParamSpec('allow_recorded_spacing', 'bool', 'When the anchor camera is recorded too '
+              'sparsely for history_rate_hz (keyframes), build the history from the recorded '
+              'frames (flagged) instead of publishing nothing.'),
     ParamSpec('min_pixels', 'int', 'Smallest pixel count of a preprocessed frame.',
               min=784, max=16777216),
     ParamSpec('max_pixels', 'int', 'Largest pixel count of a preprocessed frame.',
@@ -95,6 +101,11 @@ class PerceptionNode(Node):
         if p['min_pixels'] > p['max_pixels']:
             raise ValueError('min_pixels must not exceed max_pixels')
         rig = load_rig(_rig_path(p['rig_file']))
+        if p['topic_map']:
+            topics = load_topic_map(Path(p['topic_map']))
+            rig = topics.apply_to_rig(rig, p['topic_map'])
+        else:
+            topics = TopicMap((), route=DEFAULT_ROUTE, command=DEFAULT_COMMAND)
         config = PerceptionConfig.from_params(p, rig.cameras)
         self.core = PerceptionCore(config, InputHealth(5.0, time.monotonic),
                                    warn=self.get_logger().warning)
@@ -108,10 +119,12 @@ class PerceptionNode(Node):
                     CameraInfo, camera.camera_info_topic,
                     lambda msg, name=camera.name: self.core.set_calibration(
                         name, conversions.calibration(msg)), SENSOR_QOS)
-        self.create_subscription(Odometry, 'odometry', self._on_odometry, SENSOR_QOS)
-        self.create_subscription(PathMsg, 'route', self._on_route, LATCHED_QOS)
-        self.create_subscription(DrivingCommand, 'driving_command', self._on_command,
-                                 RELIABLE_QOS)
+        self.create_subscription(Odometry, topics.odometry, self._on_odometry, SENSOR_QOS)
+        if topics.route:
+            create_latched_subscriptions(self, PathMsg, topics.route, self._on_route)
+        if topics.command:
+            self.create_subscription(DrivingCommand, topics.command, self._on_command,
+                                     RELIABLE_QOS)
         self.publisher = self.create_publisher(DrivingObservation, 'observation',
                                                OBSERVATION_QOS)
         self.diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
@@ -189,7 +202,10 @@ class PerceptionNode(Node):
         self.diagnostics.publish(conversions.diagnostics_msg(
             self.get_clock().now().to_msg(), f'{self.get_name()}: input', health.counters,
             health.new_since_last_report(),
-            [KeyValue(key='observations_published', value=str(self.published))]))
+            [KeyValue(key='observations_published', value=str(self.published)),
+             KeyValue(key='history', value=self.core.history_note),
+             KeyValue(key='history_spacing_s', value=f'{self.core.history_spacing_s:.3f}')],
+            None if self.published else self.core.history_note))
 
 
 def main(args=None):

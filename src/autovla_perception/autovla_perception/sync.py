@@ -37,6 +37,8 @@ class Selection:
     anchor_arrival_ns: int = 0
     histories: Optional[Dict[str, Optional[List[BufferedFrame]]]] = None
     missing: Sequence[str] = ()
+    spacing_ns: int = 0           # mean stamp spacing of the anchor camera's history
+    recorded_spacing: bool = False   # the history follows the recording, not the rate
 
 
 class CameraBuffer:
@@ -56,9 +58,9 @@ class CameraBuffer:
         self.frames.append(frame)
         self._stamps.append(frame.stamp_ns)
 
-    def prune(self, oldest_ns: int) -> None:
-        """Drop frames stamped before ``oldest_ns``."""
-        while self._stamps and self._stamps[0] < oldest_ns:
+    def prune(self, oldest_ns: int, keep: int = 0) -> None:
+        """Drop frames stamped before ``oldest_ns``, but keep the newest ``keep`` frames."""
+        while len(self._stamps) > keep and self._stamps[0] < oldest_ns:
             self._stamps.popleft()
             self.frames.popleft()
 
@@ -79,6 +81,11 @@ class CameraBuffer:
                     best = (offset, self.frames[candidate])
         return None if best is None else best[1]
 
+    def median_gap_ns(self) -> Optional[int]:
+        """Median stamp spacing of the buffered frames (None with fewer than two)."""
+        gaps = sorted(b - a for a, b in zip(self._stamps, list(self._stamps)[1:]))
+        return gaps[len(gaps) // 2] if gaps else None
+
     def clear(self) -> None:
         """Drop every frame."""
         self.frames.clear()
@@ -90,7 +97,7 @@ class Synchroniser:
 
     def __init__(self, cameras: Sequence[str], anchor: str, tolerance_ns: int,
                  history_length: int, history_period_ns: int, max_wait_ns: int,
-                 policy: str, min_spacing_ns: int = 0):
+                 policy: str, min_spacing_ns: int = 0, allow_recorded_spacing: bool = False):
         if anchor not in cameras:
             raise ValueError(f'anchor camera {anchor!r} is not one of {list(cameras)}')
         if policy not in POLICIES:
@@ -105,6 +112,7 @@ class Synchroniser:
         self.history_period_ns = history_period_ns
         self.max_wait_ns = max_wait_ns
         self.policy = policy
+        self.allow_recorded_spacing = allow_recorded_spacing
         # Observations are at least this far apart in stamp time (the planning rate). Spacing
         # by stamps, not by a timer, keeps replays deterministic and never waits on a clock.
         self.min_spacing_ns = max(0, min_spacing_ns - tolerance_ns)
@@ -135,19 +143,49 @@ class Synchroniser:
             self.reset()
             outcome = 'stamp_backwards'
         buffer.append(BufferedFrame(stamp_ns, arrival_ns, payload))
-        buffer.prune(stamp_ns - self.span_ns)
+        # A sparse recording (keyframes seconds apart) still keeps a full history.
+        buffer.prune(stamp_ns - self.span_ns, keep=self.history_length)
         return outcome
 
-    def history(self, camera: str, anchor_ns: int) -> Optional[List[BufferedFrame]]:
-        """Frames nearest to anchor - k * period (k = length-1 .. 0), or None if one lacks."""
+    def history(self, camera: str, slots_ns: Sequence[int]) -> Optional[List[BufferedFrame]]:
+        """Return the frame nearest to each slot stamp (oldest first), or None if one lacks."""
         frames = []
         buffer = self.buffers[camera]
-        for k in range(self.history_length - 1, -1, -1):
-            frame = buffer.nearest(anchor_ns - k * self.history_period_ns, self.tolerance_ns)
+        for slot in slots_ns:
+            frame = buffer.nearest(slot, self.tolerance_ns)
             if frame is None:
                 return None
             frames.append(frame)
         return frames
+
+    def rate_slots(self, anchor_ns: int) -> List[int]:
+        """History slot stamps at the configured rate: anchor - k * period, oldest first."""
+        return [anchor_ns - k * self.history_period_ns
+                for k in range(self.history_length - 1, -1, -1)]
+
+    def too_sparse(self) -> bool:
+        """Tell whether the anchor camera's frames are further apart than tolerance bridges.
+
+        Then history slots at the configured rate fall between frames and stay empty.
+        """
+        gap = self.buffers[self.anchor].median_gap_ns()
+        return gap is not None and gap > 2 * self.tolerance_ns
+
+    def recorded_slots(self, anchor_ns: int) -> Optional[List[int]]:
+        """Slot stamps from the anchor camera's own frames, as close to the rate as recorded.
+
+        Walking back from the anchor, each slot is the newest frame at least one period
+        (less the tolerance) older than the previous slot. None until there are enough frames.
+        """
+        stamps = [frame.stamp_ns for frame in self.buffers[self.anchor].frames
+                  if frame.stamp_ns <= anchor_ns]
+        slots = [anchor_ns]
+        for stamp in reversed(stamps):
+            if len(slots) == self.history_length:
+                break
+            if stamp <= slots[-1] - self.history_period_ns + self.tolerance_ns:
+                slots.append(stamp)
+        return slots[::-1] if len(slots) == self.history_length else None
 
     def select(self, now_ns: int) -> Selection:
         """Try to assemble the newest unused anchor frame with every camera's history.
@@ -162,20 +200,28 @@ class Synchroniser:
                     1, self.min_spacing_ns)):
             return Selection('no_new_anchor')
         anchor = anchor_buffer.frames[-1]
-        histories = {self.anchor: self.history(self.anchor, anchor.stamp_ns)}
+        slots = self.rate_slots(anchor.stamp_ns)
+        histories = {self.anchor: self.history(self.anchor, slots)}
+        recorded = False
+        if histories[self.anchor] is None and self.allow_recorded_spacing and self.too_sparse():
+            slots = self.recorded_slots(anchor.stamp_ns)
+            recorded = slots is not None
+            histories[self.anchor] = self.history(self.anchor, slots) if recorded else None
         if histories[self.anchor] is None:
             return Selection('warming_up', anchor.stamp_ns, anchor.arrival_ns)
+        spacing = (slots[-1] - slots[0]) // max(1, len(slots) - 1)
         missing = []
         for camera in self.cameras:
             if camera != self.anchor:
-                histories[camera] = self.history(camera, anchor.stamp_ns)
+                histories[camera] = self.history(camera, slots)
                 if histories[camera] is None:
                     missing.append(camera)
         if missing and now_ns - anchor.arrival_ns < self.max_wait_ns:
             return Selection('waiting', anchor.stamp_ns, anchor.arrival_ns, missing=missing)
         if missing and self.policy == 'skip':
             return Selection('skipped', anchor.stamp_ns, anchor.arrival_ns, missing=missing)
-        return Selection('ready', anchor.stamp_ns, anchor.arrival_ns, histories, missing)
+        return Selection('ready', anchor.stamp_ns, anchor.arrival_ns, histories, missing,
+                         spacing, recorded)
 
     def consume(self, anchor_ns: int) -> None:
         """Mark every anchor frame up to ``anchor_ns`` as used."""

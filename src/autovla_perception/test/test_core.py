@@ -27,7 +27,8 @@ def config(**overrides):
     values = dict(
         cameras=RIG.cameras[:3], anchor_camera='CAM_FRONT', planning_rate_hz=12.0,
         sync_tolerance_s=0.06,
-        history_length=4, history_rate_hz=2.0, max_wait_s=0.1, late_camera_policy='skip',
+        history_length=4, history_rate_hz=2.0, allow_recorded_spacing=False,
+        max_wait_s=0.1, late_camera_policy='skip',
         min_pixels=109760, max_pixels=109760, max_decode_upscale=1.0, mono16_policy='reject',
         odometry_tolerance_s=0.2, acceleration_time_constant_s=0.3, route_lookahead_m=50.0,
         route_spacing_m=2.0, command_lookahead_m=30.0, command_threshold_rad=0.5,
@@ -200,3 +201,81 @@ def test_camera_info_of_an_unusable_size_is_ignored_and_counted():
     assert h.core.health.counters == {'bad_camera_info': 1}
     assert h.core.calibrations['CAM_FRONT'] is before
     assert 'aspect ratio' in h.warnings[-1]
+
+
+# Keyframe-only recordings: cameras a few ms apart, one frame every 0.5-3.5 s.
+CAMERA_OFFSETS_NS = {'CAM_FRONT': 0, 'CAM_FRONT_LEFT': -8_000_000, 'CAM_FRONT_RIGHT': 35_000_000}
+
+
+def feed_keyframes(h, stamps):
+    """Each keyframe: odometry, the anchor, then the other cameras (captured 8-35 ms apart)."""
+    results = []
+    for stamp in stamps:
+        h.core.on_odometry(OdometrySample(stamp, stamp / SECOND, 0.0, 0.0, 5.0, 0.0, 0.0), 'odom')
+        for name, offset in CAMERA_OFFSETS_NS.items():
+            h.core.on_image(name, stamp + offset, stamp, FRAMES[name])
+        results.append(h.core.step(stamp + 50_000_000))
+    return results
+
+
+KEYFRAMES_3S = [k * 3 * SECOND + (k % 2) * 400_000_000 for k in range(7)]   # 3.0-3.4 s apart
+
+
+def test_sparse_keyframes_without_recorded_spacing_say_why_nothing_is_published():
+    h = Harness(allow_recorded_spacing=False, planning_rate_hz=2.0)
+    results = feed_keyframes(h, KEYFRAMES_3S)
+    assert all(r.observation is None for r in results)
+    said = [w for w in h.warnings if 'history_spacing' in w]
+    assert said, h.warnings
+    # Which camera, the spacing seen and needed, and the parameters to change.
+    assert 'CAM_FRONT frames are 3.' in said[0] and 'one every 0.50 s' in said[0]
+    assert 'allow_recorded_spacing: true' in said[0] and 'history_rate_hz' in said[0]
+    assert 'no observation can be built' in h.core.history_note
+
+
+def test_sparse_keyframes_plan_from_the_recorded_frames_and_carry_their_spacing():
+    h = Harness(allow_recorded_spacing=True, planning_rate_hz=2.0)
+    results = feed_keyframes(h, KEYFRAMES_3S)
+    # Four keyframes fill the history: an observation for every keyframe from the fourth on.
+    assert [r.observation is not None for r in results] == [False] * 3 + [True] * 4
+    for k, result in enumerate(results[3:], start=3):
+        obs = result.observation
+        for camera in obs.cameras:
+            offset = CAMERA_OFFSETS_NS[camera.spec.name]
+            assert [f.stamp_ns for f in camera.frames] == \
+                [s + offset for s in KEYFRAMES_3S[k - 3:k + 1]]
+        spacing = (KEYFRAMES_3S[k] - KEYFRAMES_3S[k - 3]) / 3 / SECOND
+        assert obs.history_rate_hz == pytest.approx(1.0 / spacing)
+    assert any('recorded_spacing' in w and 'instead of 0.50 s' in w for w in h.warnings)
+    assert 'instead of 0.50 s' in h.core.history_note
+
+
+def test_half_second_keyframes_with_camera_offsets_fill_the_history_at_the_rate():
+    h = Harness(allow_recorded_spacing=True, planning_rate_hz=2.0)
+    results = feed_keyframes(h, [k * SECOND // 2 for k in range(6)])
+    assert [r.observation is not None for r in results] == [False] * 3 + [True] * 3
+    assert all(r.observation.history_rate_hz == 2.0 for r in results[3:])
+    assert not any('spacing' in w for w in h.warnings)
+
+
+def test_a_12hz_camera_never_takes_the_recorded_spacing_during_warm_up():
+    h = Harness(allow_recorded_spacing=True)
+    first = None
+    for n in range(30):
+        h.feed(n, 1)
+        result = h.core.step(n * PERIOD)
+        if result.observation is not None:
+            first = result.observation
+            break
+    # The first observation waits for a full 1.5 s history at 2 Hz (frame 18 of 12 Hz).
+    assert first is not None and first.history_rate_hz == 2.0
+    assert [f.stamp_ns for f in first.cameras[0].frames] == [n * PERIOD for n in (0, 6, 12, 18)]
+
+
+def test_a_second_replay_from_the_start_keeps_the_frames_of_its_first_keyframe():
+    h = Harness(allow_recorded_spacing=True, planning_rate_hz=2.0)
+    stamps = [k * SECOND // 2 for k in range(6)]
+    first = feed_keyframes(h, stamps)
+    second = feed_keyframes(h, stamps)
+    assert [r.observation is not None for r in second] == \
+        [r.observation is not None for r in first] == [False] * 3 + [True] * 3

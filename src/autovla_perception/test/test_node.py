@@ -7,12 +7,15 @@ from autovla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from autovla_common.rig import load_rig
 from autovla_common.ros_params import installed_params_file
 from autovla_common.testing import NodeProcess, RosProbe, wait_until
+from builtin_interfaces.msg import Time
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry, Path
 import numpy as np
+import pytest
 from sensor_msgs.msg import CompressedImage
+import yaml
 
 from autovla_msgs.msg import DrivingCommand, DrivingObservation
 
@@ -25,12 +28,13 @@ JPEG = cv2.imencode('.jpg', np.full((900, 1600, 3), 120, np.uint8))[1].tobytes()
 class Rig:
     """Publishes the six cameras and odometry at 12 Hz with probe-clock stamps."""
 
-    def __init__(self, probe):
+    def __init__(self, probe, topics=None, route_qos=LATCHED_QOS):
         self.probe = probe
-        self.cameras = {camera.name: probe.publisher(CompressedImage, camera.topic, SENSOR_QOS)
-                        for camera in RIG.cameras}
-        self.odometry = probe.publisher(Odometry, 'odometry', SENSOR_QOS)
-        self.route = probe.publisher(Path, 'route', LATCHED_QOS)
+        topics = topics or {camera.name: camera.topic for camera in RIG.cameras}
+        self.cameras = {name: probe.publisher(CompressedImage, topic, SENSOR_QOS)
+                        for name, topic in topics.items() if name.startswith('CAM_')}
+        self.odometry = probe.publisher(Odometry, topics.get('odometry', 'odometry'), SENSOR_QOS)
+        self.route = probe.publisher(Path, topics.get('route', 'route'), route_qos)
         self.stamps = []
 
     def wait_for_node(self):
@@ -72,7 +76,8 @@ class Rig:
 def counters(diagnostics):
     if not diagnostics:
         return {}
-    return {kv.key: int(kv.value) for kv in diagnostics[-1].status[0].values}
+    return {kv.key: int(kv.value) for kv in diagnostics[-1].status[0].values
+            if kv.value.isdigit()}
 
 
 def test_six_compressed_cameras_become_an_observation():
@@ -137,3 +142,48 @@ def test_bad_input_is_counted_and_the_node_recovers():
         assert wait_until(lambda: observations[-1].header.stamp.sec < loop_start + 2, 3)
         assert 'stamp' in node.output() and 'reset' in node.output()
         assert node.stop() == 0, node.output()
+
+
+@pytest.mark.parametrize('route_qos', [RELIABLE_QOS, LATCHED_QOS], ids=['volatile', 'latched'])
+def test_a_topic_map_renames_every_input_and_the_route_comes_from_either_publisher(
+        tmp_path, route_qos):
+    topics = {name: f'/{name}/image_raw/compressed' for name in RIG.names}
+    topics.update(odometry='/odom', route='/route')
+    topic_map = tmp_path / 'map.yaml'
+    topic_map.write_text(yaml.safe_dump({'cameras': {n: topics[n] for n in RIG.names},
+                                         'odometry': '/odom', 'route': '/route'}))
+    with RosProbe() as probe, NodeProcess.ros_node(
+            'autovla_perception', 'perception_node',
+            params={**PARAMS, 'topic_map': str(topic_map)}) as node:
+        observations = probe.collect(DrivingObservation, 'observation', RELIABLE_QOS)
+        rig = Rig(probe, topics, route_qos)
+        assert rig.wait_for_node(), node.output()
+        # A volatile publisher (nav2 /plan, ros2 bag play) must match too.
+        assert probe.wait_for_subscribers(rig.route, timeout=20), node.output()
+        rig.publish_route_turning_left()
+        rig.run(1.0)
+        assert wait_until(lambda: observations and observations[-1].command.source
+                          == DrivingCommand.SOURCE_ROUTE, 5), node.output()
+        assert observations[-1].command.command == DrivingCommand.TURN_LEFT
+
+
+def test_diagnostics_say_why_sparse_keyframes_give_no_observation():
+    params = {**PARAMS, 'allow_recorded_spacing': False}
+    with RosProbe() as probe, NodeProcess.ros_node('autovla_perception', 'perception_node',
+                                                   params=params) as node:
+        diagnostics = probe.collect(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
+        rig = Rig(probe)
+        assert rig.wait_for_node(), node.output()
+        start = probe.node.get_clock().now().nanoseconds
+        for k in range(4):     # keyframes 1 s apart (stamps), the history wants 0.25 s
+            stamp = start + k * 1_000_000_000
+            rig.tick(stamp=Time(sec=stamp // 10**9, nanosec=stamp % 10**9))
+
+        def said():
+            return diagnostics and 'no observation yet: CAM_FRONT frames are 1.00 s apart' \
+                in diagnostics[-1].status[0].message
+        assert wait_until(said, 10), [d.status[0].message for d in diagnostics[-3:]]
+        message = diagnostics[-1].status[0].message
+        assert diagnostics[-1].status[0].level == DiagnosticStatus.WARN
+        assert 'one every 0.25 s' in message and 'allow_recorded_spacing: true' in message
+        assert 'CAM_FRONT frames are 1.00 s apart' in node.output()

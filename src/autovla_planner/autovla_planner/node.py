@@ -4,6 +4,7 @@ ROS I/O only: the model runtime (runtime.py) does the work in a worker thread, s
 never block; at most one inference runs and the newest observation wins.
 """
 
+from dataclasses import replace
 import threading
 import time
 
@@ -20,6 +21,7 @@ from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
 from autovla_msgs.msg import DrivingObservation, PlannedTrajectory
+from autovla_planner.history_spacing import spacing_note
 from autovla_planner.model_files import ModelLoadError
 from autovla_planner.ros_interface import (
     FRAME_ID,
@@ -178,6 +180,9 @@ class PlannerNode(Node):
             self._count('errors')
             self._fail(f'inference failed ({type(error).__name__}: {error}); skipped the cycle')
             return
+        note = spacing_note(msg.history_rate_hz)
+        if note:
+            plan = replace(plan, explanation=f'{plan.explanation} {note}')
         header = msg.header
         header.frame_id = FRAME_ID
         messages = ((self.trajectory_pub, trajectory_msg(plan, header, observation.speed,

@@ -7,13 +7,13 @@ its tolerance allows (more L2, more collisions, fewer explanations).
 """
 
 from dataclasses import dataclass
-import json
 import math
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 import numpy as np
 
+from autovla_replay import strict_json
 from autovla_replay.scoring import load_outputs
 
 # metric path -> (tolerance, direction): +1 = higher is worse, -1 = lower is worse.
@@ -47,7 +47,7 @@ def _metric(metrics: Dict, path: str) -> float:
 def reference_of(run_scenario_dir: Path) -> Dict[str, object]:
     """Build the reference record of one scenario run directory (outputs bag + metrics)."""
     plans, _, _ = load_outputs(Path(run_scenario_dir) / 'outputs')
-    metrics = json.loads((Path(run_scenario_dir) / 'metrics.json').read_text(encoding='utf-8'))
+    metrics = strict_json.read(Path(run_scenario_dir) / 'metrics.json')
     return {
         'plans': {str(p.stamp): [[round(float(x), 4), round(float(y), 4)] for x, y in p.xy]
                   for p in plans},
@@ -96,12 +96,11 @@ def compare_run(run_dir: Path, references: Path, tolerances: Tolerances = Tolera
         path = references / f'{scenario_dir.name}.json'
         if update:
             references.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(record, indent=1, sort_keys=True) + '\n',
-                            encoding='utf-8')
+            strict_json.write(path, record)
             results[scenario_dir.name] = []
         elif not path.exists():
             results[scenario_dir.name] = [f'no reference {path} (run with --update-references)']
         else:
-            results[scenario_dir.name] = compare_scenario(
-                record, json.loads(path.read_text(encoding='utf-8')), tolerances)
+            results[scenario_dir.name] = compare_scenario(record, strict_json.read(path),
+                                                          tolerances)
     return results

@@ -8,23 +8,29 @@
 """
 
 import argparse
+from dataclasses import replace
 import json
 import os
 from pathlib import Path
-import signal
-import subprocess
 import sys
 import time
 from typing import Optional, Sequence
 
 from autovla_common.domain import isolate_ros_domain
-from autovla_common.testing import executable
-from autovla_scenarios.generator import generate_set
+from autovla_common.topic_map import default_topic_map
+from autovla_scenarios.generator import generate_set, TOPIC_AGENTS
 
-from autovla_replay.pipeline import LockstepConfig, run_suite
+from autovla_replay.pipeline import LockstepConfig
+from autovla_replay.regression import (
+    run_jobs,
+    scenario_jobs,
+    STACK_NAMESPACE,
+    StackSpec,
+    start_stack,
+    stop_stack,
+)
 from autovla_replay.report import summary_text, write_report
 
-NAMESPACE = '/autovla'
 UNTRAINED_NOTE = ('The planner ran a tiny Qwen2.5-VL with random (untrained) weights, so the '
                   'trajectories (and the L2/collision figures) show the pipeline working, not '
                   'driving quality. The bundled default (empty --model-path) is the trained '
@@ -55,30 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def start_stack(args: argparse.Namespace, rig_file: Path, log_path: Path) -> subprocess.Popen:
-    """Start the three nodes through the bring-up command; their output goes to log_path."""
-    command = [executable('autovla_bringup', 'autovla_bringup'), '--use-sim-time',
-               '--namespace', NAMESPACE, '--device', args.device, '--rig-file', str(rig_file)]
-    if args.model_path:
-        command += ['--model-path', args.model_path]
-    say(f'starting the stack: {" ".join(command)} (log: {log_path})')
-    log = open(log_path, 'w', encoding='utf-8')  # noqa: SIM115 - lives as long as the stack
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, 'PYTHONUNBUFFERED': '1'})
-
-
-def stop_stack(stack: subprocess.Popen, timeout: float = 30.0) -> int:
-    """SIGINT the bring-up (it stops its nodes) and return its exit code."""
-    if stack.poll() is None:
-        stack.send_signal(signal.SIGINT)
-        try:
-            stack.wait(timeout)
-        except subprocess.TimeoutExpired:
-            stack.kill()
-            stack.wait()
-    return stack.returncode
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the demo; exit 0 when every scenario was replayed and the stack stopped cleanly."""
     args = build_parser().parse_args(argv)
@@ -98,10 +80,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     say(f'{len(scenarios["scenarios"])} scenarios ready ({time.monotonic() - started:.0f} s); '
         f'ROS_DOMAIN_ID={domain}')
 
-    stack = start_stack(args, scenario_dir / scenarios['rig'], out / 'stack.log')
+    spec = StackSpec(rig_file=str(scenario_dir / scenarios['rig']), model_path=args.model_path,
+                     device=args.device)
+    say(f'starting the stack (log: {out / "stack.log"})')
+    stack = start_stack(spec, out / 'stack.log')
+    # The scenarios' map is the stack's own names, plus their agents' boxes for scoring.
+    topic_map = replace(default_topic_map(), objects=TOPIC_AGENTS)
+    jobs = scenario_jobs(scenario_dir, names)
     try:
-        config = LockstepConfig(namespace=NAMESPACE, frame_timeout=args.frame_timeout)
-        results = run_suite(scenario_dir, run_dir, config, names, log=lambda m: say(m))
+        config = LockstepConfig(namespace=STACK_NAMESPACE, frame_timeout=args.frame_timeout,
+                                topic_map=topic_map)
+        results = run_jobs(jobs, run_dir, config, None, [], log=lambda m: say(m))
     finally:
         stack_code = stop_stack(stack)
     say(f'stack stopped with exit code {stack_code}')
@@ -109,7 +98,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     model_ids = {model_id for result in results.values()
                  for model_id in result.get('model_ids', [])}
     note = UNTRAINED_NOTE if any('untrained' in model_id for model_id in model_ids) else ''
-    summary = write_report(scenario_dir, run_dir, out / 'report.html', note)
+    summary = write_report([(job.name, job.bag) for job in jobs], run_dir, out / 'report.html',
+                           topic_map, note=note)
     print(summary_text(summary), flush=True)
     say(f'report: {out / "report.html"}   summary: {out / "summary.json"}   '
         f'({time.monotonic() - started:.0f} s)')

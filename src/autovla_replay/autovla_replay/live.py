@@ -8,7 +8,6 @@ Replay modes:
 """
 
 from dataclasses import dataclass
-import fnmatch
 import importlib
 from pathlib import Path
 import threading
@@ -16,7 +15,6 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 from autovla_common.qos import LATCHED_QOS
-from autovla_scenarios.generator import TOPIC_ROUTE
 from autovla_scenarios.typestore import BAG_VERSION, STORAGE_PLUGINS, typestore
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -35,9 +33,13 @@ RECORD_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
                         reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.VOLATILE)
 FRAME_CONTEXT_SETTLE_S = 0.05   # s between a lock-step frame's context and its anchor image
+# Lock-step paces large messages (camera frames) at this rate. Cameras are BEST_EFFORT: a
+# burst of full-size JPEGs overruns the DDS transport buffers and frames are lost silently
+# (seen with six 1600x900 nuScenes JPEGs per frame: 2-3 cameras missing in every frame).
+LOCKSTEP_BYTES_PER_S = 10e6
+LARGE_MESSAGE_BYTES = 32_000
 DISCOVERY_SETTLE_S = 1.0   # s after matching before the first message (see wait_for_stack)
-# The stack's inputs (relative names, before any remap): replay waits for them to be heard.
-STACK_INPUT_TOPICS = ('cameras/*/image*', 'odometry', 'route')
+WAITING_REPORT_S = 5.0     # s between "still waiting for ..." lines
 DEFAULT_RECORD_TOPICS = {
     'planned_trajectory': 'autovla_msgs/msg/PlannedTrajectory',
     'explanation': 'std_msgs/msg/String',
@@ -74,39 +76,51 @@ class FrameOutcome:
 class BagReplayer:
     """Publishes bag messages on ``node`` (relative topics resolve in its namespace)."""
 
-    def __init__(self, node: Node, types: Dict[str, str], remap: Optional[Dict[str, str]] = None):
+    def __init__(self, node: Node, types: Dict[str, str], remap: Optional[Dict[str, str]] = None,
+                 latched: Sequence[str] = ()):
+        """Create a publisher per bag topic; ``latched`` topics (the route) are latched.
+
+        A latched (TRANSIENT_LOCAL) publisher also matches volatile subscribers, so the route
+        reaches a stack subscribed either way, and one that subscribes late.
+        """
         self.node = node
         self.remap = remap or {}
         self.clock = node.create_publisher(Clock, '/clock', 10)
         self.publishers = {
             topic: node.create_publisher(ros_type(type_name), self.remap.get(topic, topic),
-                                         LATCHED_QOS if topic == TOPIC_ROUTE else REPLAY_QOS)
+                                         LATCHED_QOS if topic in latched else REPLAY_QOS)
             for topic, type_name in types.items()}
         self._last_clock = -1
         self._output_topic = ''          # set by watch_output (lock-step)
         self._output_stamp = -1
         self._output_event = threading.Condition()
 
-    def wait_for_stack(self, input_patterns: Sequence[str], timeout: float) -> List[str]:
+    def wait_for_stack(self, input_topics: Sequence[str], timeout: float,
+                       log: Callable[[str], None] = print) -> List[str]:
         """Wait until the stack listens and (in lock-step) can answer; return what is missing.
 
-        Ready means: every replayed topic matching ``input_patterns`` has a subscriber, and the
-        watched output topic has a publisher (a planner creates it only once its model is
-        loaded). Starting earlier would lose the first frames to DDS discovery and leave
-        histories incomplete. Discovery is not symmetric (our writer can match a reader
-        before that reader accepts our data), so a short settle follows.
+        Ready means: every replayed topic among ``input_topics`` (the topic map's inputs, as
+        named in the bag) has a subscriber, and the watched output topic has a publisher (a
+        planner creates it only once its model is loaded). Starting earlier would lose the
+        first frames to DDS discovery and leave histories incomplete. While waiting, ``log``
+        hears what is still missing every few seconds. Discovery is not symmetric (our writer
+        can match a reader before that reader accepts our data), so a short settle follows.
         """
-        topics = sorted(topic for topic in self.publishers
-                        if any(fnmatch.fnmatchcase(topic, pattern) for pattern in input_patterns))
-        deadline = time.monotonic() + timeout
+        topics = sorted(topic for topic in self.publishers if topic in input_topics)
+        started = time.monotonic()
+        reported = started
         while True:
-            missing = [f'{topic} (no subscriber)' for topic in topics
+            missing = [f'{self.remap.get(topic, topic)} (no subscriber)' for topic in topics
                        if self.publishers[topic].get_subscription_count() == 0]
             if self._output_topic and self.node.count_publishers(self._output_topic) == 0:
                 missing.append(f'{self._output_topic} (no publisher)')
-            if not missing or time.monotonic() >= deadline:
+            now = time.monotonic()
+            if not missing or now - started >= timeout:
                 time.sleep(DISCOVERY_SETTLE_S)
                 return missing
+            if now - reported >= WAITING_REPORT_S:
+                reported = now
+                log(f'waiting {now - started:.0f} s for the stack: {", ".join(missing)}')
             time.sleep(0.05)
 
     def publish(self, message: BagMessage) -> None:
@@ -148,6 +162,8 @@ class BagReplayer:
         for index, frame in enumerate(frames):
             for message in frame.messages:
                 self.publish(message)
+                if len(message.data) > LARGE_MESSAGE_BYTES:
+                    time.sleep(len(message.data) / LOCKSTEP_BYTES_PER_S)
             if frame.anchor_stamp is None:
                 continue
             # Let the context (odometry, command, other cameras) land before the anchor image

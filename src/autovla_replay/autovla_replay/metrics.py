@@ -98,6 +98,25 @@ def max_jerk(xy: np.ndarray, step_dt: float, start_speed: Optional[float] = None
     return float(np.max(np.abs(jerk)))
 
 
+def max_lateral_acceleration(poses: np.ndarray, step_dt: float) -> float:
+    """Largest |speed * yaw rate| (m/s^2) along (N, 3) x, y, yaw poses from the origin."""
+    poses = np.vstack([[0.0, 0.0, 0.0], np.asarray(poses, float).reshape(-1, 3)])
+    if len(poses) < 3:
+        return math.nan
+    speed = np.linalg.norm(np.diff(poses[:, :2], axis=0), axis=1) / step_dt
+    yaw_rate = np.diff(np.unwrap(poses[:, 2])) / step_dt
+    return float(np.max(np.abs(speed * yaw_rate)))
+
+
+def progress_ratio(plan_xy: np.ndarray, expert_xy: np.ndarray) -> float:
+    """Path length of the plan over that of the expert for the same time (NaN if at rest)."""
+    def length(xy):
+        points = np.vstack([[0.0, 0.0], np.asarray(xy, float).reshape(-1, 2)])
+        return float(np.sum(np.linalg.norm(np.diff(points, axis=0), axis=1)))
+    expert = length(expert_xy)
+    return length(plan_xy) / expert if expert > 0.5 else math.nan
+
+
 def percentiles(values: Sequence[float], quantiles=(50, 90, 99)) -> Dict[str, float]:
     """p50/p90/p99 and max of finite ``values`` (NaN when there are none)."""
     finite = np.asarray([v for v in values if v is not None and math.isfinite(v)], float)

@@ -1,33 +1,27 @@
-"""One call per scenario for the demo and CI: lock-step replay + record + metrics.
+"""One call per bag for regression, the demo and CI: lock-step replay + record + metrics.
 
-The stack (perception, planner, safety) must already be running in ``namespace`` with
-``use_sim_time`` as the caller wishes; this module only talks to it over DDS.
+The stack (perception, planner, safety) must already be running in ``namespace`` and read
+its inputs through the same topic map; this module only talks to it over DDS.
 """
 
-from dataclasses import dataclass
-import json
+from dataclasses import dataclass, field
 from pathlib import Path
 import shutil
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional
 
 from autovla_common.spin import spinning_node
-from autovla_scenarios.generator import image_topic
+from autovla_common.topic_map import default_topic_map, TopicMap
 
+from autovla_replay import strict_json
 from autovla_replay.bagdata import read_messages, split_frames, topic_types
-from autovla_replay.live import (
-    BagReplayer,
-    DEFAULT_RECORD_TOPICS,
-    FrameOutcome,
-    OutputRecorder,
-    STACK_INPUT_TOPICS,
-)
-from autovla_replay.scoring import score_scenario
+from autovla_replay.live import BagReplayer, DEFAULT_RECORD_TOPICS, FrameOutcome, OutputRecorder
+from autovla_replay.scoring import score_bag
 
 
 @dataclass(frozen=True)
 class LockstepConfig:
-    """How a regression run replays each scenario."""
+    """How a regression run replays each bag."""
 
     namespace: str = ''
     anchor_camera: str = 'CAM_FRONT'
@@ -36,40 +30,49 @@ class LockstepConfig:
     frame_timeout: float = 30.0        # s to wait for the stack's output of one frame
     warmup_frames: int = 3             # frames before the stack can answer (history filling)
     warmup_pause: float = 0.2          # s to let a warm-up frame settle
-    subscriber_timeout: float = 30.0   # s to wait for the stack to subscribe to the cameras
+    subscriber_timeout: float = 120.0  # s to wait for the stack (a planner loads its model)
     drain: float = 1.0                 # s to keep recording after the last frame
     exclude_prefix: str = 'ground_truth/'   # not replayed: the stack must not see it
-    # The stack's inputs: replay starts once each of these topics in the bag has a subscriber,
-    # so no early frame is lost to DDS discovery (a lost frame leaves a history incomplete).
-    input_topics: Tuple[str, ...] = STACK_INPUT_TOPICS
+    # Cameras captured up to this long after the anchor belong to its frame (perception's
+    # sync_tolerance_s: the stack pairs them the same way).
+    camera_tolerance_s: float = 0.06
+    # Input names: replay starts once each mapped input in the bag has a subscriber, so no
+    # early frame is lost to DDS discovery (a lost frame leaves a history incomplete).
+    topic_map: TopicMap = field(default_factory=default_topic_map)
 
 
-def run_scenario(scenario_bag: Path, out_dir: Path, config: LockstepConfig = LockstepConfig(),
+def run_scenario(bag: Path, out_dir: Path, config: LockstepConfig = LockstepConfig(),
                  record_topics: Optional[Dict[str, str]] = None,
                  log: Callable[[str], None] = print) -> Dict[str, object]:
-    """Replay ``scenario_bag`` in lock-step, record the outputs, score; write out_dir files.
+    """Replay ``bag`` in lock-step, record the outputs, score; write out_dir files.
 
     Writes ``out_dir/outputs`` (MCAP), ``out_dir/frames.json`` (per-frame outcome) and
     ``out_dir/metrics.json``; returns the metrics.
     """
-    scenario_bag, out_dir = Path(scenario_bag), Path(out_dir)
+    bag, out_dir = Path(bag), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    messages = [m for m in read_messages(scenario_bag)
-                if not (config.exclude_prefix and m.topic.startswith(config.exclude_prefix))]
-    anchor = image_topic(config.anchor_camera)
-    frames = split_frames(messages, anchor)
+    topic_map = config.topic_map
+    messages = [m for m in read_messages(bag)
+                if not (config.exclude_prefix and m.topic.startswith(config.exclude_prefix))
+                and m.topic != topic_map.objects]
+    frames = split_frames(messages, topic_map.camera(config.anchor_camera).image,
+                          set(topic_map.image_topics), int(config.camera_tolerance_s * 1e9))
     outputs_path = out_dir / 'outputs'
     if outputs_path.exists():
         shutil.rmtree(outputs_path)
     outcomes: List[FrameOutcome] = []
+    started = time.monotonic()
     with spinning_node('autovla_replay', config.namespace) as node:
         recorder = OutputRecorder(node, outputs_path, record_topics or DEFAULT_RECORD_TOPICS)
-        replayer = BagReplayer(node, topic_types(messages))
+        replayer = BagReplayer(node, topic_types(messages),
+                               latched=[topic_map.route] if topic_map.route else [])
         replayer.watch_output(config.output_topic, config.output_type)
         try:
-            missing = replayer.wait_for_stack(config.input_topics, config.subscriber_timeout)
+            missing = replayer.wait_for_stack(topic_map.input_topics(),
+                                              config.subscriber_timeout,
+                                              lambda line: log(f'{bag.name}: {line}'))
             if missing:
-                log(f'{scenario_bag.name}: stack not ready after {config.subscriber_timeout:g} '
+                log(f'{bag.name}: stack not ready after {config.subscriber_timeout:g} '
                     f's: {", ".join(missing)}; replaying anyway')
             started = time.monotonic()
             outcomes = replayer.play_lockstep(frames, config.frame_timeout, config.warmup_frames,
@@ -77,29 +80,11 @@ def run_scenario(scenario_bag: Path, out_dir: Path, config: LockstepConfig = Loc
             time.sleep(config.drain)
         finally:
             recorder.close()
-    answered = sum(o.answered for o in outcomes)
-    log(f'{scenario_bag.name}: {len(outcomes)} frames, {answered} answered, '
-        f'{sum(o.waited and not o.answered for o in outcomes)} timed out, '
-        f'{time.monotonic() - started:.1f} s')
-    (out_dir / 'frames.json').write_text(json.dumps([o.__dict__ for o in outcomes], indent=1),
-                                         encoding='utf-8')
-    result = score_scenario(scenario_bag, outputs_path,
-                            [o.latency_ms for o in outcomes if o.waited and o.answered])
-    result['timeouts'] = sum(o.waited and not o.answered for o in outcomes)
-    (out_dir / 'metrics.json').write_text(json.dumps(result, indent=1, default=float),
-                                          encoding='utf-8')
+    timeouts = sum(o.waited and not o.answered for o in outcomes)
+    log(f'{bag.name}: {len(outcomes)} frames, {sum(o.answered for o in outcomes)} answered, '
+        f'{timeouts} timed out, {time.monotonic() - started:.1f} s')
+    records = [o.__dict__ for o in outcomes]
+    strict_json.write(out_dir / 'frames.json', {'frames': records})
+    result = score_bag(bag, outputs_path, topic_map, config.anchor_camera, records)
+    strict_json.write(out_dir / 'metrics.json', result)
     return result
-
-
-def run_suite(scenario_dir: Path, run_dir: Path, config: LockstepConfig = LockstepConfig(),
-              names: Optional[List[str]] = None,
-              log: Callable[[str], None] = print) -> Dict[str, Dict[str, object]]:
-    """run_scenario for every scenario of ``scenario_dir/index.json`` (or ``names``)."""
-    index = json.loads((Path(scenario_dir) / 'index.json').read_text(encoding='utf-8'))
-    results = {}
-    for entry in index['scenarios']:
-        if names and entry['name'] not in names:
-            continue
-        results[entry['name']] = run_scenario(Path(scenario_dir) / entry['bag'],
-                                              Path(run_dir) / entry['name'], config, log=log)
-    return results

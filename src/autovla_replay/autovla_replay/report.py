@@ -7,19 +7,19 @@ Drawn with OpenCV into PNG/JPEG, base64-embedded; no external JS or CSS.
 
 import base64
 import html
-import json
 import math
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from autovla_scenarios.generator import image_topic
+from autovla_common.topic_map import TopicMap
 from autovla_scenarios.geometry import box_corners, to_frame
 from autovla_scenarios.world import EGO_LENGTH_M, EGO_WIDTH_M
 import cv2
 import numpy as np
 
+from autovla_replay import strict_json
 from autovla_replay.bagdata import read_messages
-from autovla_replay.scoring import FrameTruth, load_outputs, load_truth, Plan
+from autovla_replay.scoring import anchor_stamps, FrameTruth, load_outputs, load_truth, Plan
 
 MOSAIC_ORDER = (('CAM_FRONT_LEFT', 'CAM_FRONT', 'CAM_FRONT_RIGHT'),
                 ('CAM_BACK_LEFT', 'CAM_BACK', 'CAM_BACK_RIGHT'))
@@ -133,7 +133,15 @@ def _metric_tables(metrics: Dict) -> str:
     comfort, modes = metrics.get('comfort', {}), metrics.get('modes', {})
     latency = metrics.get('latency_ms', {})
     other = [['plans / frames', f'{metrics.get("plans", 0)} / {metrics.get("frames", 0)}'],
+             ['warm-up frames', metrics.get('warmup_frames', 0)],
              ['lock-step timeouts', metrics.get('timeouts', 0)],
+             ['dropped frames (no plan after warm-up)', metrics.get('dropped_frames', 0)],
+             ['progress ratio (plan / expert path)', metrics.get('progress_ratio_mean',
+                                                                  math.nan)],
+             ['heading error vs expert (rad)', metrics.get('heading_error_rad_mean', math.nan)],
+             ['max lateral acceleration, mean (m/s^2)',
+              comfort.get('max_lateral_acceleration_mean', math.nan)],
+             ['collisions checked against', metrics.get('collision_source', 'none')],
              ['explanation share', metrics.get('explanation_share', math.nan)],
              ['fast / slow plans', f'{modes.get("fast", 0)} / {modes.get("slow", 0)}'],
              ['max jerk, mean over plans (m/s^3)', comfort.get('max_jerk_mean', math.nan)],
@@ -147,20 +155,44 @@ def _metric_tables(metrics: Dict) -> str:
             + _table(other, ['', 'value']))
 
 
-def scenario_section(name: str, scenario_bag: Path, run_dir: Path,
-                     max_frames: Optional[int] = None) -> str:
-    """HTML of one scenario: tables, timeline, frames."""
-    metrics = json.loads((run_dir / 'metrics.json').read_text(encoding='utf-8'))
-    truths = load_truth(scenario_bag)
+def _images_at(bag: Path, topic_map: TopicMap, stamps: List[int], tolerance_ns: int
+               ) -> Dict[int, Dict[str, np.ndarray]]:
+    """Anchor stamp -> camera name -> image captured within ``tolerance_ns`` of it."""
+    wanted = np.array(sorted(stamps), dtype=np.int64)
+    images: Dict[int, Dict[str, np.ndarray]] = {}
+    if not len(wanted):
+        return images
+    cameras = topic_map.image_topics
+    for message in read_messages(bag, cameras):
+        stamp = message.capture_stamp
+        nearest = int(wanted[np.argmin(np.abs(wanted - stamp))])
+        if abs(nearest - stamp) > tolerance_ns:
+            continue
+        msg = message.decode()
+        if message.msgtype.endswith('CompressedImage'):
+            image = cv2.imdecode(np.asarray(msg.data, np.uint8), cv2.IMREAD_COLOR)
+        else:
+            image = np.asarray(msg.data, np.uint8).reshape(msg.height, msg.width, -1)[:, :, :3]
+        if image is not None:
+            images.setdefault(nearest, {})[cameras[message.topic]] = image
+    return images
+
+
+def scenario_section(name: str, bag: Path, run_dir: Path, topic_map: TopicMap,
+                     anchor_camera: str, max_frames: Optional[int] = None,
+                     tolerance_ns: int = 60_000_000) -> str:
+    """HTML of one bag: tables, timeline, and every anchor frame with its plan (if any)."""
+    metrics = strict_json.read(run_dir / 'metrics.json')
     plans, statuses, _ = load_outputs(run_dir / 'outputs')
     by_stamp = {p.stamp: p for p in plans}
-    stamps = sorted(truths)[:max_frames]
-    images: Dict[int, Dict[str, np.ndarray]] = {}
-    camera_topics = {image_topic(n): n for names in MOSAIC_ORDER for n in names}
-    for message in read_messages(scenario_bag, camera_topics):
-        if message.stamp in stamps:
-            images.setdefault(message.stamp, {})[camera_topics[message.topic]] = cv2.imdecode(
-                message.decode().data, cv2.IMREAD_COLOR)
+    # Frames are the anchors the replay sent (frames.json), else the bag's anchor frames.
+    frames_file = run_dir / 'frames.json'
+    anchors = ([f['anchor_stamp'] for f in strict_json.read(frames_file)['frames']]
+               if frames_file.exists()
+               else anchor_stamps(bag, topic_map.camera(anchor_camera).image))
+    stamps = sorted(set(anchors) | set(by_stamp))[:max_frames]
+    truths = load_truth(bag, stamps, topic_map)
+    images = _images_at(bag, topic_map, stamps, tolerance_ns)
     parts = [f'<h2>{html.escape(name)}</h2>', _metric_tables(metrics)]
     if statuses:
         parts.append('<p>safety mode over the run</p>'
@@ -193,32 +225,41 @@ def headline(metrics: Dict) -> Dict[str, float]:
     values = {label: metrics.get(group, {}).get(key, math.nan) for group, key, label in HEADLINE}
     values.update({'plans': metrics.get('plans', 0), 'frames': metrics.get('frames', 0),
                    'timeouts': metrics.get('timeouts', 0),
+                   'dropped frames': metrics.get('dropped_frames', 0),
                    'explanation share': metrics.get('explanation_share', math.nan)})
     return values
 
 
-def write_report(scenario_dir: Path, run_dir: Path, out_html: Path, note: str = '',
+SUMMARY_SCHEMA = 2
+
+
+def write_report(jobs: Sequence[Tuple[str, Path]], run_dir: Path, out_html: Path,
+                 topic_map: TopicMap, anchor_camera: str = 'CAM_FRONT', note: str = '',
                  max_frames: Optional[int] = None) -> Dict[str, object]:
-    """Write the HTML report and summary.json beside it; return the summary."""
-    scenario_dir, run_dir, out_html = Path(scenario_dir), Path(run_dir), Path(out_html)
-    index = json.loads((scenario_dir / 'index.json').read_text(encoding='utf-8'))
+    """Write the HTML report of (name, bag) jobs and summary.json beside it; return the summary.
+
+    summary.json (schema 2): ``scenarios`` {name: headline numbers}, ``overall`` (mean of
+    each headline over the bags), ``model_ids``, ``note``, ``report`` (HTML file name), and
+    ``null_reasons`` for any value that could not be computed (strict JSON: null, not NaN).
+    """
+    run_dir, out_html = Path(run_dir), Path(out_html)
     sections, summary_rows, model_ids = [], {}, set()
-    for entry in index['scenarios']:
-        scenario_run = run_dir / entry['name']
-        if not (scenario_run / 'metrics.json').exists():
+    for name, bag in jobs:
+        bag_run = run_dir / name
+        if not (bag_run / 'metrics.json').exists():
             continue
-        metrics = json.loads((scenario_run / 'metrics.json').read_text(encoding='utf-8'))
+        metrics = strict_json.read(bag_run / 'metrics.json')
         model_ids.update(metrics.get('model_ids', []))
-        summary_rows[entry['name']] = headline(metrics)
-        sections.append(scenario_section(entry['name'], scenario_dir / entry['bag'],
-                                         scenario_run, max_frames))
+        summary_rows[name] = headline(metrics)
+        sections.append(scenario_section(name, Path(bag), bag_run, topic_map, anchor_camera,
+                                         max_frames))
     overall = {label: float(np.nanmean([row[label] for row in summary_rows.values()]))
                if summary_rows and any(math.isfinite(row[label]) for row in summary_rows.values())
                else math.nan for _, _, label in HEADLINE}
-    summary = {'scenarios': summary_rows, 'overall': overall, 'model_ids': sorted(model_ids),
-               'note': note, 'report': out_html.name}
+    summary = {'schema': SUMMARY_SCHEMA, 'scenarios': summary_rows, 'overall': overall,
+               'model_ids': sorted(model_ids), 'note': note, 'report': out_html.name}
     table = _table([[name] + list(row.values()) for name, row in summary_rows.items()],
-                   ['scenario'] + list(next(iter(summary_rows.values()), {}).keys()))
+                   ['bag'] + list(next(iter(summary_rows.values()), {}).keys()))
     notes = f'<p><b>{html.escape(note)}</b></p>' if note else ''
     out_html.parent.mkdir(parents=True, exist_ok=True)
     out_html.write_text(
@@ -226,19 +267,18 @@ def write_report(scenario_dir: Path, run_dir: Path, out_html: Path, note: str = 
         f'</title><style>{STYLE}</style></head><body><h1>autovla_ros regression report</h1>'
         f'{notes}<p>models: {html.escape(", ".join(sorted(model_ids)) or "none")}</p>{table}'
         + '\n'.join(sections) + '</body></html>\n', encoding='utf-8')
-    (out_html.parent / 'summary.json').write_text(
-        json.dumps(summary, indent=1, default=float) + '\n', encoding='utf-8')
+    strict_json.write(out_html.parent / 'summary.json', summary)
     return summary
 
 
 def summary_text(summary: Dict[str, object]) -> str:
     """Format the summary as a short stdout table."""
-    lines = [f'{"scenario":20s} {"plans":>6s} {"L2 avg":>7s} {"L2@3s":>7s} {"coll%":>6s} '
-             f'{"expl":>5s}']
+    lines = [f'{"bag":20s} {"frames":>6s} {"plans":>6s} {"tmout":>6s} {"L2 avg":>7s} '
+             f'{"L2@3s":>7s} {"coll%":>6s} {"expl":>5s}']
     for name, row in summary['scenarios'].items():
-        lines.append(f'{name:20s} {row["plans"]:>6} {row["L2 avg ST-P3 (m)"]:7.2f} '
-                     f'{row["L2 @3s UniAD (m)"]:7.2f} {row["collision avg ST-P3 (%)"]:6.1f} '
-                     f'{row["explanation share"]:5.2f}')
+        lines.append(f'{name:20s} {row["frames"]:>6} {row["plans"]:>6} {row["timeouts"]:>6} '
+                     f'{row["L2 avg ST-P3 (m)"]:7.2f} {row["L2 @3s UniAD (m)"]:7.2f} '
+                     f'{row["collision avg ST-P3 (%)"]:6.1f} {row["explanation share"]:5.2f}')
     lines.append(f'models: {", ".join(summary["model_ids"]) or "none"}')
     if summary.get('note'):
         lines.append(summary['note'])

@@ -1,16 +1,21 @@
-"""Score one replayed scenario: ground truth from the scenario bag, plans from the outputs bag."""
+"""Score one replayed bag: the expert is the bag's own future odometry, plans from outputs.
+
+Works on any bag with odometry: the expert trajectory of an anchor frame is where the
+odometry went 0.5, 1.0, ... 5.0 s after the anchor stamp, in base_link at the anchor. Object
+boxes (for collisions and the report) come from the topic map's ``objects`` topic when the
+bag has one: visualization_msgs/MarkerArray, CUBE markers in odom (pose = box centre and
+yaw, scale.x = length, scale.y = width, header.stamp = when the box is valid; markers whose
+ns starts with 'future/' are predictions, drawn as such in generated scenarios).
+"""
 
 from dataclasses import dataclass, field
 import math
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from autovla_scenarios.generator import (
-    FUTURE_NS_PREFIX,
-    TOPIC_AGENTS,
-    TOPIC_EXPERT,
-    TOPIC_ODOMETRY,
-)
+from autovla_common.topic_map import TopicMap
+from autovla_scenarios.generator import FUTURE_NS_PREFIX
+from autovla_scenarios.geometry import wrap_angle
 from autovla_scenarios.messages import quaternion_yaw, stamp_ns
 import numpy as np
 
@@ -22,16 +27,21 @@ TOPIC_EXPLANATION = 'explanation'
 TOPIC_SAFETY = 'safety_status'
 TOPIC_DRIVE = 'drive_command'
 MODE_SLOW = 1    # autovla_msgs/PlannedTrajectory.MODE_SLOW
+TOTAL_STAGE = 'total'   # the planner's end-to-end stage; the others are parts of it
+EXPERT_STEP_S = 0.5
+EXPERT_HORIZON_S = 5.0
+BOX_TOLERANCE_NS = 60_000_000   # boxes count for a waypoint within this of its time
 
 
 @dataclass
 class FrameTruth:
-    """Ground truth of one frame: ego pose in odom, expert future in base_link, agent boxes."""
+    """Ground truth of one anchor frame: ego pose in odom, expert future in base_link, boxes."""
 
     stamp: int
     ego: Tuple[float, float, float]
     expert_t: np.ndarray            # (N,) s after the frame stamp
     expert_xy: np.ndarray           # (N, 2) base_link
+    expert_yaw: np.ndarray          # (N,) rad, relative to the ego heading
     agents_at: Dict[int, List[Tuple[float, ...]]]   # stamp -> boxes (x, y, yaw, length, width)
     current_agents: List[Tuple[str, Tuple[float, ...]]] = field(default_factory=list)
 
@@ -48,41 +58,96 @@ class Plan:
     explanation: str
     confidence: float
     model_id: str
-    stage_ms: float                 # sum of the StageLatency entries (ms)
+    stage_ms: float                 # planner time: the total stage, else the sum of stages
     received: int                   # log time in the outputs bag (ns)
 
 
-def load_truth(scenario_bag: Path) -> Dict[int, FrameTruth]:
-    """Frame stamp -> FrameTruth from a generated scenario bag."""
-    messages = read_messages(scenario_bag, [TOPIC_ODOMETRY, TOPIC_EXPERT, TOPIC_AGENTS])
-    odometry = []
-    truths: Dict[int, FrameTruth] = {}
-    agents: Dict[int, object] = {}
-    for message in messages:
+def planner_ms(stages: Sequence[Tuple[str, float]]) -> float:
+    """Planner time of one plan from its (stage, ms) records, each millisecond counted once.
+
+    The 'total' stage already contains the others; without it the stages are summed.
+    """
+    totals = [ms for stage, ms in stages if stage == TOTAL_STAGE]
+    return float(totals[-1]) if totals else float(sum(ms for stage, ms in stages))
+
+
+def odometry_track(bag: Path, topic: str) -> np.ndarray:
+    """(N, 4) stamp ns, x, y, yaw of the bag's odometry by header stamp (sorted, unique)."""
+    rows = {}
+    for message in read_messages(bag, [topic]):
         msg = message.decode()
-        if message.topic == TOPIC_ODOMETRY:
-            pose = msg.pose.pose
-            odometry.append((stamp_ns(msg.header.stamp), pose.position.x, pose.position.y,
-                             quaternion_yaw(pose.orientation)))
-        elif message.topic == TOPIC_AGENTS:
-            agents[message.stamp] = msg
-        else:
-            stamp = stamp_ns(msg.header.stamp)
-            truths[stamp] = FrameTruth(
-                stamp, (math.nan,) * 3,
-                np.array([(stamp_ns(p.header.stamp) - stamp) / 1e9 for p in msg.poses]),
-                np.array([(p.pose.position.x, p.pose.position.y) for p in msg.poses]), {})
-    odom_stamps = np.array([o[0] for o in odometry])
-    for stamp, truth in truths.items():
-        if len(odometry):
-            truth.ego = odometry[int(np.argmin(np.abs(odom_stamps - stamp)))][1:]
-        array = agents.get(stamp)
-        for marker in (array.markers if array is not None else []):
+        pose = msg.pose.pose
+        values = (pose.position.x, pose.position.y, quaternion_yaw(pose.orientation))
+        if all(math.isfinite(v) for v in values):
+            rows[message.capture_stamp] = values
+    return np.array([(stamp, *rows[stamp]) for stamp in sorted(rows)]).reshape(-1, 4)
+
+
+def pose_at(track: np.ndarray, stamp: int) -> Optional[Tuple[float, float, float]]:
+    """Odometry pose interpolated at ``stamp`` (None outside the recorded span)."""
+    if len(track) == 0 or stamp < track[0, 0] or stamp > track[-1, 0]:
+        return None
+    yaw = np.unwrap(track[:, 3])
+    return (float(np.interp(stamp, track[:, 0], track[:, 1])),
+            float(np.interp(stamp, track[:, 0], track[:, 2])),
+            float(np.interp(stamp, track[:, 0], yaw)))
+
+
+def expert_of(track: np.ndarray, stamp: int, ego: Tuple[float, float, float]
+              ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return where the odometry went after ``stamp``: times s, base_link xy, relative yaw."""
+    times, xy, yaw = [], [], []
+    x0, y0, yaw0 = ego
+    c, s = math.cos(yaw0), math.sin(yaw0)
+    for k in range(1, int(round(EXPERT_HORIZON_S / EXPERT_STEP_S)) + 1):
+        pose = pose_at(track, stamp + int(round(k * EXPERT_STEP_S * 1e9)))
+        if pose is None:
+            break
+        dx, dy = pose[0] - x0, pose[1] - y0
+        times.append(k * EXPERT_STEP_S)
+        xy.append((c * dx + s * dy, -s * dx + c * dy))
+        yaw.append(pose[2] - yaw0)
+    return np.array(times), np.array(xy).reshape(-1, 2), np.array(yaw)
+
+
+def load_boxes(bag: Path, topic: str) -> Dict[int, List[Tuple[str, Tuple[float, ...]]]]:
+    """Marker stamp -> [(ns, (x, y, yaw, length, width))] of the bag's object boxes."""
+    boxes: Dict[int, Dict[Tuple[str, int], Tuple[float, ...]]] = {}
+    for message in read_messages(bag, [topic]) if topic else ():
+        for marker in message.decode().markers:
             box = (marker.pose.position.x, marker.pose.position.y,
                    quaternion_yaw(marker.pose.orientation), marker.scale.x, marker.scale.y)
-            truth.agents_at.setdefault(stamp_ns(marker.header.stamp), []).append(box)
-            if not marker.ns.startswith(FUTURE_NS_PREFIX):
-                truth.current_agents.append((marker.ns, box))
+            boxes.setdefault(stamp_ns(marker.header.stamp), {})[(marker.ns, marker.id)] = box
+    return {stamp: [(ns, box) for (ns, _), box in found.items()]
+            for stamp, found in boxes.items()}
+
+
+def _boxes_near(boxes: Dict[int, list], stamps: np.ndarray, stamp: int) -> list:
+    if not len(stamps):
+        return []
+    nearest = int(stamps[np.argmin(np.abs(stamps - stamp))])
+    return boxes[nearest] if abs(nearest - stamp) <= BOX_TOLERANCE_NS else []
+
+
+def load_truth(bag: Path, anchor_stamps: Sequence[int], topic_map: TopicMap
+               ) -> Dict[int, FrameTruth]:
+    """Anchor stamp -> FrameTruth from the bag's own odometry (and boxes, if mapped)."""
+    track = odometry_track(bag, topic_map.odometry)
+    boxes = load_boxes(bag, topic_map.objects)
+    box_stamps = np.array(sorted(boxes), dtype=np.int64)
+    truths = {}
+    for stamp in anchor_stamps:
+        ego = pose_at(track, stamp)
+        if ego is None:
+            truths[stamp] = FrameTruth(stamp, (math.nan,) * 3, np.zeros(0), np.zeros((0, 2)),
+                                       np.zeros(0), {})
+            continue
+        times, xy, yaw = expert_of(track, stamp, ego)
+        agents_at = {stamp + int(round(t * 1e9)): [box for _, box in _boxes_near(
+            boxes, box_stamps, stamp + int(round(t * 1e9)))] for t in times}
+        current = [(ns.split('/')[-1], box) for ns, box in _boxes_near(boxes, box_stamps, stamp)
+                   if not ns.startswith(FUTURE_NS_PREFIX)]
+        truths[stamp] = FrameTruth(stamp, ego, times, xy, yaw, agents_at, current)
     return truths
 
 
@@ -104,7 +169,8 @@ def load_outputs(outputs_bag: Path) -> Tuple[List[Plan], List[Tuple[int, str]], 
             np.array([(p.x, p.y) for p in points]).reshape(-1, 2),
             np.array([p.yaw for p in points]),
             msg.reasoning_mode == MODE_SLOW, msg.explanation, float(msg.confidence),
-            msg.model_id, float(sum(s.milliseconds for s in msg.latencies)), message.stamp))
+            msg.model_id, planner_ms([(s.stage, s.milliseconds) for s in msg.latencies]),
+            message.stamp))
     statuses.sort()
     return plans, statuses, explanations
 
@@ -131,52 +197,89 @@ def to_world(ego: Tuple[float, float, float], local: np.ndarray) -> np.ndarray:
                             y + s * local[:, 0] + c * local[:, 1], local[:, 2] + yaw])
 
 
-def score_scenario(scenario_bag: Path, outputs_bag: Path,
-                   frame_latencies_ms: Optional[List[float]] = None) -> Dict[str, object]:
-    """Every metric of one scenario run as a JSON-ready dict."""
-    truths = load_truth(scenario_bag)
+def anchor_stamps(bag: Path, anchor_topic: str) -> List[int]:
+    """Capture stamps of the anchor camera's frames, in order."""
+    return sorted({m.capture_stamp for m in read_messages(bag, [anchor_topic])})
+
+
+def score_bag(bag: Path, outputs_bag: Path, topic_map: TopicMap, anchor_camera: str,
+              frames: Optional[Sequence[Dict]] = None) -> Dict[str, object]:
+    """Every metric of one replayed bag as a dict (NaN where undefined: see strict_json).
+
+    ``frames``: the lock-step outcomes (frames.json) for latency, timeouts and drops.
+    """
+    anchors = anchor_stamps(bag, topic_map.camera(anchor_camera).image)
+    truths = load_truth(bag, anchors, topic_map)
     plans, statuses, explanation_msgs = load_outputs(outputs_bag)
-    l2_rows, collision_rows, jerks, per_frame = [], [], [], []
-    step_dt = 0.5
+    l2_rows, collision_rows, jerks, lateral, progress, heading, per_frame = \
+        [], [], [], [], [], [], []
     for plan in plans:
         truth = truths.get(plan.stamp)
         if truth is None or not len(truth.expert_t):
             continue
-        step_dt = float(truth.expert_t[0])
         local = plan_at(plan, truth.expert_t)
         l2 = np.where(np.isfinite(local[:, 0]),
                       np.linalg.norm(local[:, :2] - truth.expert_xy, axis=1), math.nan)
-        world = to_world(truth.ego, local)
         boxes = [truth.agents_at.get(truth.stamp + int(round(t * 1e9)), [])
                  for t in truth.expert_t]
-        collisions = metrics.ego_collisions(world, boxes)
+        collisions = metrics.ego_collisions(to_world(truth.ego, local), boxes)
         l2_rows.append(l2)
         collision_rows.append(collisions)
         finite = np.isfinite(local[:, 0])
-        jerks.append(metrics.max_jerk(local[finite, :2], step_dt))
+        jerks.append(metrics.max_jerk(local[finite, :2], EXPERT_STEP_S))
+        lateral.append(metrics.max_lateral_acceleration(local[finite], EXPERT_STEP_S))
+        progress.append(metrics.progress_ratio(local[finite, :2], truth.expert_xy[finite]))
+        errors = [abs(wrap_angle(a - b)) for a, b in zip(local[finite, 2],
+                                                          truth.expert_yaw[finite])]
+        heading.append(float(np.mean(errors)) if errors else math.nan)
         per_frame.append({'stamp': plan.stamp, 'l2': [round(float(v), 4) for v in l2],
                           'collision': bool(np.nansum(collisions) > 0)})
-    stage = [p.stage_ms for p in plans if p.stage_ms > 0]
     slow = sum(p.slow for p in plans)
-    finite_jerks = [j for j in jerks if math.isfinite(j)]
-    result = {
-        'frames': len(truths),
+    has_boxes = any(boxes for truth in truths.values() for boxes in truth.agents_at.values())
+    frames = list(frames or [])
+    waited = [f for f in frames if f['waited']]
+    planned = {p.stamp for p in plans}
+    return {
+        'frames': len(anchors),
         'plans': len(plans),
         'scored_plans': len(l2_rows),
-        **metrics.summarize_scores(l2_rows, collision_rows, step_dt),
+        'unscored_reason': '' if l2_rows else (
+            'no plans' if not plans else 'no odometry after the planned frames'),
+        # Without boxes there is nothing to collide with: no collision figures (not 0 %).
+        **metrics.summarize_scores(l2_rows, collision_rows if has_boxes else [],
+                                   EXPERT_STEP_S),
+        'collision_source': topic_map.objects if has_boxes
+        else 'none (no object boxes in the bag)',
         'comfort': {
-            'max_jerk_mean': float(np.mean(finite_jerks)) if finite_jerks else math.nan,
-            'max_jerk_max': float(np.max(finite_jerks)) if finite_jerks else math.nan,
+            'max_jerk_mean': _mean(jerks), 'max_jerk_max': _max(jerks),
             'uncomfortable_share': metrics.share(
-                [j > metrics.COMFORT_JERK_LIMIT for j in finite_jerks]),
+                [j > metrics.COMFORT_JERK_LIMIT for j in jerks if math.isfinite(j)]),
+            'max_lateral_acceleration_mean': _mean(lateral),
+            'max_lateral_acceleration_max': _max(lateral),
         },
+        'progress_ratio_mean': _mean(progress),
+        'heading_error_rad_mean': _mean(heading),
         'explanation_share': metrics.share([bool(p.explanation.strip()) for p in plans]),
         'explanation_messages': explanation_msgs,
         'modes': metrics.ModeCounts(len(plans) - slow, slow).as_dict(),
         'safety_time_s': metrics.time_in_modes(statuses),
-        'latency_ms': {'planner_stages': metrics.percentiles(stage),
-                       'frame_to_plan': metrics.percentiles(frame_latencies_ms or [])},
+        'latency_ms': {'planner': metrics.percentiles([p.stage_ms for p in plans
+                                                       if p.stage_ms > 0]),
+                       'frame_to_plan': metrics.percentiles(
+                           [f['latency_ms'] for f in waited if f['answered']])},
+        'warmup_frames': len(frames) - len(waited),
+        'timeouts': sum(not f['answered'] for f in waited),
+        'dropped_frames': sum(f['anchor_stamp'] not in planned for f in waited),
         'model_ids': sorted({p.model_id for p in plans}),
         'per_frame': per_frame,
     }
-    return result
+
+
+def _mean(values: Sequence[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def _max(values: Sequence[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.max(finite)) if finite else math.nan

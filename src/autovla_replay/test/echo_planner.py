@@ -9,6 +9,7 @@ import argparse
 
 from autovla_common.qos import RELIABLE_QOS, SENSOR_QOS
 from builtin_interfaces.msg import Duration
+from nav_msgs.msg import Odometry
 import rclpy
 from rclpy.node import Node
 from sensor_msgs.msg import CompressedImage
@@ -25,6 +26,8 @@ class EchoPlanner(Node):
                                                RELIABLE_QOS)
         self.create_subscription(CompressedImage, 'cameras/CAM_FRONT/image/compressed',
                                  self.on_image, SENSOR_QOS)
+        # Listening to odometry too makes the replay wait for it like for a real stack.
+        self.create_subscription(Odometry, 'odometry', lambda msg: None, SENSOR_QOS)
         self.get_logger().info('echo planner ready')
 
     def on_image(self, image):

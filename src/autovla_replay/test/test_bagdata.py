@@ -23,3 +23,31 @@ def test_frames_hold_everything_up_to_each_anchor_and_the_anchor_separately():
         ('odometry', 15), ('cameras/CAM_BACK/image/compressed', 20)]
     assert [m.stamp for m in second.anchor] == [20]
     assert trailing.anchor_stamp is None and [m.stamp for m in trailing.messages] == [25]
+
+
+def stamped(topic, captured_ms, logged_ms):
+    """A real CompressedImage / Odometry CDR message captured and logged at different times."""
+    from autovla_replay.bagdata import header_stamp
+    from autovla_scenarios.typestore import typestore
+
+    from autovla_scenarios import messages
+    ns = captured_ms * 1_000_000
+    message = (messages.odometry(ns, 0.0, 0.0, 0.0, 0.0, 0.0) if topic == '/odom'
+               else messages.compressed_image(ns, 'cam', b'jpeg'))
+    data = typestore().serialize_cdr(message, message.__msgtype__)
+    return BagMessage(topic, message.__msgtype__, logged_ms * 1_000_000, data,
+                      header_stamp(message.__msgtype__, data))
+
+
+def test_cameras_captured_after_the_anchor_stay_in_its_frame_by_header_stamp():
+    front, left, right = '/CAM_FRONT/c', '/CAM_FRONT_LEFT/c', '/CAM_FRONT_RIGHT/c'
+    # Logged in arrival order: the right camera (captured 35 ms after the anchor) is logged
+    # after odometry that belongs to the next frame; the left one was captured 8 ms early.
+    messages = [stamped(left, 992, 1000), stamped(front, 1000, 1001), stamped('/odom', 1010, 1010),
+                stamped(right, 1035, 1040), stamped(left, 1492, 1500), stamped(front, 1500, 1502),
+                stamped(right, 1535, 1545)]
+    first, second = split_frames(messages, front, {front, left, right}, 50_000_000)
+    assert first.anchor_stamp == 1_000_000_000
+    assert [m.topic for m in first.messages] == [left, right]
+    assert [m.topic for m in second.messages] == ['/odom', left, right]
+    assert [m.capture_stamp for m in second.anchor] == [1_500_000_000]

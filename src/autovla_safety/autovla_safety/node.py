@@ -24,7 +24,7 @@ import time
 import traceback
 from typing import Optional, Union
 
-from autovla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from autovla_common.qos import create_latched_subscriptions, RELIABLE_QOS, SENSOR_QOS
 from autovla_common.ros_params import declare_parameters
 from autovla_common.runner import run_node
 from diagnostic_msgs.msg import DiagnosticArray
@@ -93,8 +93,8 @@ class SafetyNode(Node):
                                  RELIABLE_QOS, callback_group=inputs, raw=True)
         self.create_subscription(Odometry, 'odometry', self._on_odometry, SENSOR_QOS,
                                  callback_group=inputs)
-        self.create_subscription(Path, 'route', self._on_route, LATCHED_QOS,
-                                 callback_group=inputs)
+        create_latched_subscriptions(self, Path, 'route', self._on_route,
+                                     callback_group=inputs)
         self.create_subscription(Bool, 'emergency_stop', self._on_estop, RELIABLE_QOS,
                                  callback_group=inputs)
         self.create_service(Trigger, 'reset_emergency_stop', self._on_reset,
