@@ -110,7 +110,7 @@ def official_source(autovla: Path) -> tuple:
 
 
 def official_get_prompt(source: str, namespace: dict):
-    """The unchanged ``AutoVLA.get_prompt`` function, compiled from the official source."""
+    """Compile the unchanged ``AutoVLA.get_prompt`` function from the official source."""
     tree = ast.parse(source)
     autovla = next(node for node in tree.body
                    if isinstance(node, ast.ClassDef) and node.name == 'AutoVLA')
@@ -174,10 +174,12 @@ class RecordingProcessor:
         self.text = None
 
     def apply_chat_template(self, *args, **kwargs):
+        """Render as the real processor does and keep the text."""
         self.text = self.processor.apply_chat_template(*args, **kwargs)
         return self.text
 
     def __call__(self, *args, **kwargs):
+        """Tokenize and preprocess as the real processor does."""
         return self.processor(*args, **kwargs)
 
 
@@ -205,7 +207,7 @@ def load_frames_module():
 
 
 def video_levels(pixel_values, grid, mean, std):
-    """The first video's patches back as uint8 levels (the normalisation is invertible)."""
+    """Turn the first video's patches back into uint8 levels (the normalisation inverts)."""
     import numpy as np
 
     count = int(np.prod(grid))

@@ -40,7 +40,7 @@ def smart_resize(height: int, width: int, min_pixels: int, max_pixels: int,
 
 def is_budget_size(height: int, width: int, min_pixels: int, max_pixels: int,
                    factor: int = PATCH) -> bool:
-    """True if ``smart_resize`` can return (height, width) for some input at this budget.
+    """Tell whether ``smart_resize`` can return (height, width) for some input at this budget.
 
     Such a frame was already sized for the model (by perception) and is used as it is.
     Shrinking yields sides with area <= max_pixels whose next step up would exceed it;

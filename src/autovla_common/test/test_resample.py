@@ -1,7 +1,6 @@
+from autovla_common.resample import bicubic_resize
 import numpy as np
 import pytest
-
-from autovla_common.resample import bicubic_resize
 
 
 def test_a_constant_image_stays_constant_whatever_the_scale():

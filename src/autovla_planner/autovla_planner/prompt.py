@@ -66,7 +66,7 @@ class PromptTemplate:
         return cls(**{key: document[key] for key in _REQUIRED_KEYS})
 
     def instruction(self, command: str, wording: str = DEFAULT_WORDING) -> str:
-        """The lower-case instruction for ``command`` in a training set's ``wording``."""
+        """Return the lower-case instruction for ``command`` in a training set's ``wording``."""
         if wording not in self.instructions:
             raise ValueError(f'instruction wording {wording!r} is not one of '
                              f'{sorted(self.instructions)}')

@@ -15,7 +15,6 @@ from autovla_common.pixel_budget import smart_resize
 from autovla_perception.preprocess import convert_raw
 from autovla_planner.model_files import add_action_tokens, offline_qwen_tokenizer
 from autovla_planner.observation import CameraVideo, Observation
-from autovla_planner import prompt
 from autovla_planner.prompt import (
     build_messages,
     DEFAULT_CHAT_TEMPLATE,
@@ -26,6 +25,8 @@ from autovla_planner.prompt import (
 from autovla_planner.vision_input import CLIP_MEAN, CLIP_STD, PatchGeometry
 import numpy as np
 import pytest
+
+from autovla_planner import prompt
 
 GOLDEN = Path(__file__).resolve().parent / 'golden'
 CASES = json.loads((GOLDEN / 'prompt_cases.json').read_text(encoding='utf-8'))
