@@ -22,6 +22,7 @@ from typing import Dict, List, Optional
 import zipfile
 
 from autovla_planner.action_codebook import ActionCodebook, default_codebook_path
+from autovla_planner.lora_merge import find_lora_settings, has_lora, LoraSettings, merge_lora
 from autovla_planner.model_files import (
     add_action_tokens,
     CHAT_TEMPLATE_FILE,
@@ -29,7 +30,6 @@ from autovla_planner.model_files import (
     NUM_ACTION_TOKENS,
     RuntimeDescriptor,
 )
-from autovla_planner.lora_merge import find_lora_settings, has_lora, LoraSettings, merge_lora
 from autovla_planner.prompt import (
     DEFAULT_CHAT_TEMPLATE,
     DEFAULT_TEMPLATE,
