@@ -1,7 +1,9 @@
 """Qwen2.5-VL's image sizing rule, shared by perception (which resizes) and the planner.
 
-Perception resizes camera frames to exactly the size the planner's vision encoder would pick,
-so the planner never resizes again: both must use this one function.
+Perception resizes each camera frame once, from its native size, to the size the served
+model's vision encoder picks (what qwen-vl-utils does for the released model). The planner
+must not resize such a frame again: ``smart_resize`` is not idempotent when min = max pixels
+(1600x900 -> 420x224, but 420x224 -> 476x252), so it checks ``is_budget_size`` first.
 """
 
 import math
@@ -34,3 +36,22 @@ def smart_resize(height: int, width: int, min_pixels: int, max_pixels: int,
         new_height = math.ceil(height * beta / factor) * factor
         new_width = math.ceil(width * beta / factor) * factor
     return new_height, new_width
+
+
+def is_budget_size(height: int, width: int, min_pixels: int, max_pixels: int,
+                   factor: int = PATCH) -> bool:
+    """Tell whether ``smart_resize`` can return (height, width) for some input at this budget.
+
+    Such a frame was already sized for the model (by perception) and is used as it is.
+    Shrinking yields sides with area <= max_pixels whose next step up would exceed it;
+    growing yields area >= min_pixels whose next step down would fall short; inputs already
+    inside the budget stay as they are.
+    """
+    if height <= 0 or width <= 0 or height % factor or width % factor:
+        return False
+    area = height * width
+    if min_pixels <= area <= max_pixels:
+        return True
+    shrunk = area <= max_pixels < (height + factor) * (width + factor)
+    grown = (height - factor) * (width - factor) < min_pixels <= area
+    return shrunk or grown

@@ -1,4 +1,4 @@
-from autovla_common.pixel_budget import smart_resize
+from autovla_common.pixel_budget import is_budget_size, smart_resize
 import pytest
 
 BUDGET = 28 * 28 * 140   # the released AutoVLA model's per-frame pixel budget
@@ -33,3 +33,23 @@ def test_sides_are_patch_multiples_within_budget(height, width):
 def test_empty_and_absurd_images_are_refused(height, width, message):
     with pytest.raises(ValueError, match=message):
         smart_resize(height, width, BUDGET, BUDGET)
+
+
+@pytest.mark.parametrize('height,width', [(900, 1600), (1080, 1920), (720, 1280), (28, 28),
+                                          (450, 800), (1200, 1920), (224, 420)])
+def test_every_smart_resize_output_is_accepted_as_already_sized(height, width):
+    for low, high in ((BUDGET, BUDGET), (28 * 28 * 4, BUDGET), (9408, 9408)):
+        assert is_budget_size(*smart_resize(height, width, low, high), low, high)
+
+
+def test_smart_resize_is_not_idempotent_at_a_fixed_budget():
+    # Why the planner must check before resizing: 420x224 would grow to 476x252.
+    assert smart_resize(224, 420, BUDGET, BUDGET) == (252, 476)
+    assert is_budget_size(224, 420, BUDGET, BUDGET)
+
+
+@pytest.mark.parametrize('height,width', [(900, 1600), (225, 400), (196, 420), (224, 392),
+                                          (336, 588), (0, 28)])
+def test_frames_not_sized_for_the_budget_are_not_accepted(height, width):
+    # Not multiples of 28, one step below a fitting size, or too large for the budget.
+    assert not is_budget_size(height, width, BUDGET, BUDGET)

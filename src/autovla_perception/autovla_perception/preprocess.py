@@ -3,13 +3,16 @@
 ROS-free. Every function either returns an rgb8 image of exactly the requested size or
 raises ``FrameError`` whose ``reason`` is the diagnostics counter it belongs to.
 The output lives in an ``array.array('B')`` so that a ``sensor_msgs/Image`` can take it
-as its ``data`` without another copy; ``cv2`` writes straight into it.
+as its ``data`` without another copy.
+Resizing is the released model's own filter, Pillow bicubic (autovla_common.resample, bit-exact),
+applied once from the decoded frame to the model's size, so the planner uses it unchanged.
 """
 
 import array
 from dataclasses import dataclass
 from typing import Tuple
 
+from autovla_common.resample import bicubic_resize
 import cv2
 import numpy as np
 
@@ -110,10 +113,8 @@ def _resize_into(source: np.ndarray, out: RgbImage) -> None:
     target = out.view()
     if source.shape[:2] == target.shape[:2]:
         np.copyto(target, source)
-        return
-    shrinking = source.shape[0] >= out.height and source.shape[1] >= out.width
-    cv2.resize(source, (out.width, out.height), dst=target,
-               interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    else:
+        np.copyto(target, bicubic_resize(source, out.width, out.height))
 
 
 def decode_compressed(data, expected_size: Tuple[int, int], target: Tuple[int, int],
@@ -161,9 +162,9 @@ def convert_raw(data, encoding: str, width: int, height: int, step: int, big_end
     pixels = pixels.reshape(height, width, channels)
     out = new_rgb_image(target[1], target[0])
     if channels == 1:
-        small = cv2.resize(pixels, target, interpolation=cv2.INTER_AREA) \
-            if (width, height) != target else pixels
-        cv2.cvtColor(small.reshape(target[1], target[0]), cv2.COLOR_GRAY2RGB, dst=out.view())
+        small = bicubic_resize(pixels[:, :, 0], *target) if (width, height) != target \
+            else pixels[:, :, 0]
+        cv2.cvtColor(np.ascontiguousarray(small), cv2.COLOR_GRAY2RGB, dst=out.view())
         return out
     _resize_into(pixels, out)
     if encoding == 'bgr8':
@@ -175,7 +176,7 @@ def scale_intrinsics(intrinsics: Tuple[float, float, float, float], source: Tupl
                      target: Tuple[int, int]) -> Tuple[float, float, float, float]:
     """Scale (fx, fy, cx, cy) from a ``source`` (w, h) image to a ``target`` (w, h) image.
 
-    Pixel centres map as (u + 0.5) * s - 0.5, the convention cv2.resize follows.
+    Pixel centres map as (u + 0.5) * s - 0.5, the convention Pillow and cv2.resize follow.
     """
     fx, fy, cx, cy = intrinsics
     sx, sy = target[0] / source[0], target[1] / source[1]

@@ -3,10 +3,12 @@
 Inputs: the Lightning ``.ckpt`` (``state_dict`` keys prefixed ``autovla.``; the VLM under
 ``autovla.vlm.``), the Qwen2.5-VL-3B-Instruct directory it was fine-tuned from (config,
 tokenizer, processor files) and the action codebook (official ``agent_vocab.pkl`` or ``.npy``).
-The checkpoint is opened with ``torch.load(weights_only=True, mmap=True)``: tensors only, no
-code runs. Keys are mapped to transformers' Qwen2_5_VLForConditionalGeneration layout (both the
-older ``model.layers`` / ``visual`` layout and the current ``model.language_model`` /
-``model.visual`` one are accepted), every shape is checked against the base config with the
+The checkpoint is opened with ``torch.load(weights_only=True)`` (memory-mapped when it is a
+zip checkpoint): tensors only, no code runs; a plain pickle is refused. LoRA adapters (a
+checkpoint of the LoRA RFT stage) are merged into plain weights first (lora_merge.py). Keys are
+mapped to transformers' Qwen2_5_VLForConditionalGeneration layout (both the older
+``model.layers`` / ``visual`` layout and the current ``model.language_model`` / ``model.visual``
+one are accepted), every shape is checked against the base config with the
 vocabulary resized for the 2048 action tokens, and the weights are written as sharded
 safetensors with the tokenizer (action tokens added), processor files, chat template, codebook
 and runtime descriptor.
@@ -17,8 +19,10 @@ import json
 from pathlib import Path
 import shutil
 from typing import Dict, List, Optional
+import zipfile
 
 from autovla_planner.action_codebook import ActionCodebook, default_codebook_path
+from autovla_planner.lora_merge import find_lora_settings, has_lora, LoraSettings, merge_lora
 from autovla_planner.model_files import (
     add_action_tokens,
     CHAT_TEMPLATE_FILE,
@@ -26,7 +30,12 @@ from autovla_planner.model_files import (
     NUM_ACTION_TOKENS,
     RuntimeDescriptor,
 )
-from autovla_planner.prompt import DEFAULT_CHAT_TEMPLATE, DEFAULT_TEMPLATE
+from autovla_planner.prompt import (
+    DEFAULT_CHAT_TEMPLATE,
+    DEFAULT_TEMPLATE,
+    DEFAULT_WORDING,
+    PromptTemplate,
+)
 
 PROCESSOR_FILES = ('preprocessor_config.json', 'video_preprocessor_config.json',
                    'generation_config.json')
@@ -88,12 +97,38 @@ def write_shards(tensors: Dict[str, 'object'], out_dir: Path, shard_bytes: int) 
     return names
 
 
+def load_checkpoint(checkpoint: Path):
+    """Load a torch.save file without running code (weights_only); ModelLoadError if refused."""
+    import torch
+
+    zipped = zipfile.is_zipfile(checkpoint)   # mmap needs the zip format of torch.save
+    try:
+        return torch.load(checkpoint, weights_only=True, map_location='cpu', mmap=zipped)
+    except Exception as error:  # noqa: BLE001 - any refusal becomes one clear message
+        if not zipped:
+            raise ModelLoadError(
+                f'{checkpoint} is not a torch.save zip checkpoint (a plain pickle?): refused, '
+                'since unpickling it could run arbitrary code. Re-save its state_dict with '
+                'torch.save (or as safetensors) where you trust the file, then convert that.') \
+                from None
+        reason = str(error).strip().splitlines()[-1][:200]
+        raise ModelLoadError(f'{checkpoint}: torch.load(weights_only=True) refused it, it holds '
+                             f'more than tensors and plain containers ({reason})') from None
+
+
 def convert(checkpoint: Path, base: Path, out_dir: Path, codebook_path: Optional[Path],
-            model_id: str, shard_bytes: int = SHARD_BYTES) -> RuntimeDescriptor:
-    """Convert; raise ModelLoadError naming the first problem."""
+            model_id: str, shard_bytes: int = SHARD_BYTES, lora: Optional[LoraSettings] = None,
+            instruction_wording: str = DEFAULT_WORDING) -> RuntimeDescriptor:
+    """Convert; raise ModelLoadError naming the first problem.
+
+    ``lora`` overrides the LoRA hyper-parameters saved in the checkpoint;
+    ``instruction_wording`` is the dataset wording of the driving instruction the weights were
+    trained on (prompt template ``instructions``; the released checkpoint: navsim).
+    """
     import torch
     from transformers import AutoTokenizer, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
+    PromptTemplate.load().instruction('UNKNOWN', instruction_wording)   # known wording?
     codebook_path = codebook_path or default_codebook_path()
     if not codebook_path.is_file():
         raise ModelLoadError(f'codebook {codebook_path} not found: pass --codebook')
@@ -109,14 +144,22 @@ def convert(checkpoint: Path, base: Path, out_dir: Path, codebook_path: Optional
                 getattr(config.text_config, 'tie_word_embeddings', False))
     if tied:
         expected.pop('lm_head.weight', None)
-    try:
-        document = torch.load(checkpoint, weights_only=True, map_location='cpu', mmap=True)
-    except Exception as error:  # noqa: BLE001 - report any unpickling refusal plainly
-        raise ModelLoadError(f'{checkpoint}: cannot load with weights_only=True ({error})') \
-            from None
+    document = load_checkpoint(checkpoint)
     state = document.get('state_dict', document) if isinstance(document, dict) else None
     if not isinstance(state, dict):
         raise ModelLoadError(f'{checkpoint}: no state_dict in the checkpoint')
+    notes = {}
+    if has_lora(state):
+        settings = lora or find_lora_settings(document.get('hyper_parameters'))
+        if settings is None:
+            raise ModelLoadError(f'{checkpoint} holds LoRA adapters but its hyper_parameters '
+                                 'name no LoRA r and alpha: pass --lora-r and --lora-alpha')
+        try:
+            state = merge_lora(state, settings)
+        except ValueError as error:
+            raise ModelLoadError(f'{checkpoint}: cannot merge its LoRA adapters: {error}') \
+                from None
+        notes['lora_merged'] = f'r={settings.r} alpha={settings.alpha:g} scale={settings.scale:g}'
     tensors = {}
     for key, tensor in state.items():
         name = hf_key(key)
@@ -141,9 +184,10 @@ def convert(checkpoint: Path, base: Path, out_dir: Path, codebook_path: Optional
         if (base / name).is_file():
             shutil.copyfile(base / name, out_dir / name)
     (out_dir / CHAT_TEMPLATE_FILE).write_text(chat_template_of(base), encoding='utf-8')
-    descriptor = RuntimeDescriptor(model_id=model_id, notes={
-        'checkpoint': checkpoint.name, 'base_model': base.name,
-        'codebook': codebook_path.name})
+    descriptor = RuntimeDescriptor(model_id=model_id, instruction_wording=instruction_wording,
+                                   notes={'checkpoint': checkpoint.name,
+                                          'base_model': base.name,
+                                          'codebook': codebook_path.name, **notes})
     shutil.copyfile(DEFAULT_TEMPLATE, out_dir / descriptor.prompt_template)
     codebook.save(out_dir / descriptor.codebook)
     descriptor.save(out_dir)
@@ -161,10 +205,23 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument('--codebook', type=Path, default=None,
                         help='agent_vocab.pkl or .npy (default: the package codebook)')
     parser.add_argument('--model-id', default=None, help='default: the checkpoint file stem')
+    parser.add_argument('--instruction-wording', default=DEFAULT_WORDING,
+                        choices=sorted(PromptTemplate.load().instructions),
+                        help='driving-instruction wording of the training data (navsim: '
+                        '"keep forward", the released checkpoint; nuscenes: "go straight")')
+    parser.add_argument('--lora-r', type=int, default=None,
+                        help='LoRA rank, if the checkpoint has adapters but no saved '
+                        'hyper-parameters (the official RFT: 8)')
+    parser.add_argument('--lora-alpha', type=float, default=None,
+                        help='LoRA alpha, with --lora-r (the official RFT: 8)')
     args = parser.parse_args(argv)
+    if (args.lora_r is None) != (args.lora_alpha is None) or (args.lora_r or 1) < 1:
+        parser.error('--lora-r (>= 1) and --lora-alpha go together')
+    lora = LoraSettings(args.lora_alpha, args.lora_r) if args.lora_r else None
     try:
         descriptor = convert(args.checkpoint, args.base_model, args.out, args.codebook,
-                             args.model_id or args.checkpoint.stem)
+                             args.model_id or args.checkpoint.stem, lora=lora,
+                             instruction_wording=args.instruction_wording)
     except (ModelLoadError, OSError, ValueError) as error:
         print(f'convert_autovla_checkpoint: {error}')
         return 1

@@ -27,7 +27,12 @@ from typing import Optional, Sequence, Tuple
 import yaml
 
 from autovla_planner.action_codebook import ActionCodebook, default_codebook_path
-from autovla_planner.prompt import DATA_DIR, DEFAULT_CHAT_TEMPLATE, DEFAULT_TEMPLATE
+from autovla_planner.prompt import (
+    DATA_DIR,
+    DEFAULT_CHAT_TEMPLATE,
+    DEFAULT_TEMPLATE,
+    DEFAULT_WORDING,
+)
 
 DESCRIPTOR_FILE = 'autovla_runtime.yaml'
 CODEBOOK_FILE = 'action_codebook.npy'
@@ -63,6 +68,9 @@ class RuntimeDescriptor:
     min_pixels: int = 28 * 28 * 140
     max_pixels: int = 28 * 28 * 140
     system_prompt: str = 'cot'                    # 'cot' or 'short'
+    # Dataset wording of the driving instruction the model was trained on (prompt template
+    # `instructions`): navsim ('keep forward', the released checkpoint) or nuscenes.
+    instruction_wording: str = DEFAULT_WORDING
     prompt_template: str = PROMPT_TEMPLATE_FILE   # relative to the model directory
     codebook: str = CODEBOOK_FILE                 # relative to the model directory
     first_action_id: int = FIRST_ACTION_ID
@@ -238,6 +246,7 @@ def build_tiny_model(directory: Path, config_path: Path = TINY_CONFIG,
         model_id=document['model_id'], min_pixels=int(document['min_pixels']),
         max_pixels=int(document['max_pixels']),
         system_prompt=document.get('system_prompt', 'cot'),
+        instruction_wording=document.get('instruction_wording', DEFAULT_WORDING),
         notes={**notes, 'codebook': codebook_source})
     write_model_dir(directory, model, tokenizer, descriptor, codebook,
                     DEFAULT_CHAT_TEMPLATE.read_text(encoding='utf-8'))

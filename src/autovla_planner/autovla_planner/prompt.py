@@ -2,8 +2,9 @@
 
 The wording lives in data/autovla_prompt.yaml (credited to its source); this module only
 assembles it: system prompt, user turn (rig sentence, per camera a sentence and its video,
-state sentence), rendered through the model's chat template with add_vision_id, then
-tokenized with each video placeholder expanded to the video's number of merged patches.
+state sentence), rendered through the model's chat template (without vision ids, as the
+released weights saw it), then tokenized with each video placeholder expanded to the video's
+number of merged patches. The driving instruction is worded as in the model's training data.
 """
 
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import jinja2.sandbox
 import numpy as np
 import yaml
 
-from autovla_planner.observation import Observation
+from autovla_planner.observation import COMMANDS, Observation
 from autovla_planner.vision_input import PatchGeometry, video_patches
 
 DATA_DIR = Path(__file__).resolve().parent / 'data'
@@ -22,6 +23,7 @@ DEFAULT_TEMPLATE = DATA_DIR / 'autovla_prompt.yaml'
 DEFAULT_CHAT_TEMPLATE = DATA_DIR / 'qwen2_5_vl_chat_template.jinja'
 VIDEO_PAD = '<|video_pad|>'
 VIDEO_TOKEN_TYPE = 2  # mm_token_type_ids: text 0, image 1, video 2
+DEFAULT_WORDING = 'navsim'   # the released checkpoint was trained on NAVSIM/nuPlan commands
 
 _REQUIRED_KEYS = ('system_prompts', 'rig_sentence', 'camera_sentences', 'state_sentence',
                   'instructions', 'think_start', 'fast_sentence', 'slow_sentence', 'think_end',
@@ -36,7 +38,7 @@ class PromptTemplate:
     rig_sentence: str
     camera_sentences: Tuple[str, ...]
     state_sentence: str
-    instructions: Dict[str, str]
+    instructions: Dict[str, Dict[str, str]]   # wording -> command -> instruction
     think_start: str
     fast_sentence: str
     slow_sentence: str
@@ -55,7 +57,20 @@ class PromptTemplate:
         if missing:
             raise ValueError(f'{path}: prompt template lacks {", ".join(missing)}')
         document['camera_sentences'] = tuple(document['camera_sentences'])
+        instructions = document['instructions']
+        if not isinstance(instructions, dict) or not all(
+                isinstance(words, dict) and set(words) == set(COMMANDS)
+                for words in instructions.values()):
+            raise ValueError(f'{path}: `instructions` must map each wording to the commands '
+                             f'{", ".join(COMMANDS)}')
         return cls(**{key: document[key] for key in _REQUIRED_KEYS})
+
+    def instruction(self, command: str, wording: str = DEFAULT_WORDING) -> str:
+        """Return the lower-case instruction for ``command`` in a training set's ``wording``."""
+        if wording not in self.instructions:
+            raise ValueError(f'instruction wording {wording!r} is not one of '
+                             f'{sorted(self.instructions)}')
+        return self.instructions[wording][command]
 
     @property
     def fast_thinking(self) -> str:
@@ -68,15 +83,16 @@ class PromptTemplate:
         return self.think_start + self.slow_sentence
 
 
-def state_text(template: PromptTemplate, speed: float, acceleration: float, command: str) -> str:
+def state_text(template: PromptTemplate, speed: float, acceleration: float, command: str,
+               wording: str = DEFAULT_WORDING) -> str:
     """Format the user turn's last sentence: velocity, acceleration, instruction."""
     return template.state_sentence.format(velocity=f'{speed:.3f}',
                                           acceleration=f'{acceleration:.3f}',
-                                          instruction=template.instructions[command])
+                                          instruction=template.instruction(command, wording))
 
 
-def build_messages(template: PromptTemplate, observation: Observation,
-                   system: str = 'cot') -> List[Dict[str, Any]]:
+def build_messages(template: PromptTemplate, observation: Observation, system: str = 'cot',
+                   wording: str = DEFAULT_WORDING) -> List[Dict[str, Any]]:
     """Chat messages in the official structure; each video part names its camera."""
     if len(observation.cameras) > len(template.camera_sentences):
         raise ValueError(f'the template describes {len(template.camera_sentences)} cameras, '
@@ -87,18 +103,18 @@ def build_messages(template: PromptTemplate, observation: Observation,
         user.append({'type': 'video', 'video': camera.name})
     user.append({'type': 'text', 'text': state_text(template, observation.speed,
                                                     observation.acceleration,
-                                                    observation.command)})
+                                                    observation.command, wording)})
     return [{'role': 'system', 'content': [{'type': 'text',
                                             'text': template.system_prompts[system]}]},
             {'role': 'user', 'content': user}]
 
 
 def render_chat(chat_template: str, messages: Sequence[Dict[str, Any]]) -> str:
-    """Render messages with a Jinja chat template (generation prompt on, vision ids on)."""
+    """Render messages with a Jinja chat template (generation prompt on, no vision ids)."""
     environment = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True,
                                                                lstrip_blocks=True)
     return environment.from_string(chat_template).render(
-        messages=messages, add_generation_prompt=True, add_vision_id=True)
+        messages=messages, add_generation_prompt=True, add_vision_id=False)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The AutoVLA model runtime (ROS-free): observation in, plan out.
 
 Decoding ("constrained", the default):
-1. The prompt's observation-free text prefix (system prompt ... "Video 1: <|vision_start|>")
+1. The prompt's observation-free text prefix (system prompt ... first "<|vision_start|>")
    is prefilled once and its KV cache kept; later plans with the same prefix reuse it.
 2. The rest of the prompt (videos, state sentence) and the fixed assistant text are fed in one
    prefill each, never generated token by token:
@@ -163,6 +163,7 @@ class PlannerRuntime:
         directory, descriptor = Path(self.model_dir), self.descriptor
         self.device = device
         self.template = PromptTemplate.load(directory / descriptor.prompt_template)
+        self.template.instruction('UNKNOWN', descriptor.instruction_wording)  # known wording?
         self.chat_template = (directory / CHAT_TEMPLATE_FILE).read_text(encoding='utf-8')
         self.codebook = ActionCodebook.load(directory / descriptor.codebook)
         # Which tokens count as the same motion for the confidence (confidence.py).
@@ -200,7 +201,8 @@ class PlannerRuntime:
 
     def prompt_text(self, observation: Observation) -> str:
         """Return the chat-formatted prompt of an observation (placeholders not expanded)."""
-        messages = build_messages(self.template, observation, self.descriptor.system_prompt)
+        messages = build_messages(self.template, observation, self.descriptor.system_prompt,
+                                  self.descriptor.instruction_wording)
         return render_chat(self.chat_template, messages)
 
     def prepare(self, observation: Observation) -> Tuple[Observation, PromptInputs]:

@@ -1,19 +1,19 @@
 """Qwen2.5-VL video input: pixel budget resize, normalisation and patch layout, in numpy.
 
-This does what transformers' Qwen2-VL video processor does (that one needs torchvision, which
-this stack does not ship): each frame is resized to a multiple of patch_size * merge_size
-inside a pixel budget, scaled to [0, 1], normalised with the CLIP mean/std, and the video is cut
-into temporal_patch_size x patch_size x patch_size patches, ordered so that every
+This does what qwen-vl-utils and transformers' Qwen2-VL processor do for the released model:
+frames are scaled to [0, 1], normalised with the CLIP mean/std, and the video is cut into
+temporal_patch_size x patch_size x patch_size patches, ordered so that every
 merge_size x merge_size group of patches is contiguous (the order the vision merger expects).
-Resizing uses OpenCV bicubic interpolation, so pixels can differ slightly from the torchvision
-path; the layout and sizes are identical.
+Frames normally arrive already sized for the model (perception resized them once from the
+camera's native size) and are used as they are; any other frame is resized here with the same
+Pillow-exact bicubic filter. The golden fidelity tests hold the result to the official pixels.
 """
 
 from dataclasses import dataclass
 from typing import Tuple
 
-from autovla_common.pixel_budget import smart_resize
-import cv2
+from autovla_common.pixel_budget import is_budget_size, smart_resize
+from autovla_common.resample import bicubic_resize
 import numpy as np
 
 CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)
@@ -41,11 +41,12 @@ def video_patches(frames: np.ndarray, geometry: PatchGeometry, min_pixels: int,
     ``patches`` has shape (grid_t * grid_h * grid_w, 3 * temporal_patch_size * patch**2),
     float32, in the vision encoder's input order.
     """
-    height, width = smart_resize(frames.shape[1], frames.shape[2], min_pixels, max_pixels,
-                                 geometry.factor)
+    height, width = frames.shape[1:3]
+    if not is_budget_size(height, width, min_pixels, max_pixels, geometry.factor):
+        # smart_resize is not idempotent at a fixed budget: never resize a sized frame again.
+        height, width = smart_resize(height, width, min_pixels, max_pixels, geometry.factor)
     resized = np.stack([
-        frame if frame.shape[:2] == (height, width)
-        else cv2.resize(frame, (width, height), interpolation=cv2.INTER_CUBIC)
+        frame if frame.shape[:2] == (height, width) else bicubic_resize(frame, width, height)
         for frame in frames])
     pixels = (resized.astype(np.float32) / 255.0 - CLIP_MEAN) / CLIP_STD
     pixels = pixels.transpose(0, 3, 1, 2)                       # (T, C, H, W)

@@ -81,7 +81,9 @@ def trainable_rows(runtime: PlannerRuntime, samples: Sequence[Sample]) -> np.nda
     """Token ids whose embedding rows are trained and shipped."""
     ids = set(range(runtime.descriptor.first_action_id,
                     runtime.descriptor.first_action_id + runtime.codebook.size))
-    words = ' '.join(runtime.template.instructions[c] for c in COMMANDS) + ' 0123456789.-'
+    wording = runtime.descriptor.instruction_wording
+    words = ' '.join(runtime.template.instruction(c, wording) for c in COMMANDS) \
+        + ' 0123456789.-'
     ids.update(runtime.tokenizer.encode(words, add_special_tokens=False))
     for sample in samples:
         ids.update(int(i) for i in sample.inputs.input_ids)
