@@ -20,6 +20,7 @@ from visualization_msgs.msg import MarkerArray
 
 from autovla_msgs.msg import DrivingObservation, PlannedTrajectory
 from autovla_planner.model_files import ModelLoadError
+from autovla_planner.quantization import QUANTIZATION_MODES
 from autovla_planner.ros_interface import (
     FRAME_ID,
     markers_msg,
@@ -41,6 +42,10 @@ PARAMS = (
     ParamSpec('device', 'string', 'Where to run the model.', choices=('auto', 'cuda', 'cpu')),
     ParamSpec('dtype', 'string', 'Weights dtype; auto = bfloat16 on CUDA, float32 on CPU.',
               choices=('auto', 'float32', 'bfloat16', 'float16')),
+    ParamSpec('quantization', 'string', 'int8 = INT8 weights for the language model (CPU: '
+              'torch.ao dynamic int8 linear layers and an int8 embedding/head table, needs '
+              'dtype float32 or auto; CUDA: torchao int8 weight-only, untested); none = as '
+              'loaded.', choices=QUANTIZATION_MODES),
     ParamSpec('max_observation_age_s', 'double', 'Observations older than this (now minus '
               'header stamp) are dropped, on arrival and again before inference (s).',
               min=0.05, max=60.0),
@@ -86,7 +91,7 @@ class PlannerNode(Node):
             'confidence_samples', 'official_max_new_tokens')})
         try:
             self.runtime = PlannerRuntime(params['model_path'], params['device'],
-                                          params['dtype'], settings)
+                                          params['dtype'], settings, params['quantization'])
         except ModelLoadError as error:
             raise StartupError(str(error)) from None
         self.trajectory_pub = self.create_publisher(PlannedTrajectory, 'planned_trajectory',

@@ -137,7 +137,7 @@ class PlannerRuntime:
     """Loads a model directory and turns observations into plans."""
 
     def __init__(self, model_path: str = '', device: str = 'auto', dtype: str = 'auto',
-                 settings: Optional[DecodingSettings] = None):
+                 settings: Optional[DecodingSettings] = None, quantization: str = 'none'):
         self.settings = settings or DecodingSettings()
         self.policy = ReasoningPolicy(self.settings.reasoning_mode,
                                       self.settings.latency_budget_s,
@@ -145,7 +145,7 @@ class PlannerRuntime:
         try:
             self.model_dir = resolve_model_dir(model_path)
             self.descriptor = check_model_dir(self.model_dir)
-            self._load(pick_device(device), dtype)
+            self._load(pick_device(device), dtype, quantization)
         except ModelLoadError:
             raise
         except Exception as error:  # noqa: BLE001 - any loader failure becomes one message
@@ -156,9 +156,11 @@ class PlannerRuntime:
         self._prefix_ids: Tuple[int, ...] = ()
         self._cache = None
 
-    def _load(self, device: str, dtype: str) -> None:
+    def _load(self, device: str, dtype: str, quantization: str) -> None:
         import torch
         from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
+
+        from autovla_planner.quantization import quantize_model
 
         directory, descriptor = Path(self.model_dir), self.descriptor
         self.device = device
@@ -180,7 +182,10 @@ class PlannerRuntime:
         if head.shape[0] < first + count:
             raise ModelLoadError(f'{directory}: model vocabulary {head.shape[0]} cannot hold '
                                  f'{count} action tokens from id {first}')
-        self.action_head = head[first:first + count].detach()
+        # A copy: quantization replaces the head, the action rows stay float (quantization.py).
+        self.action_head = head[first:first + count].detach().clone()
+        self.quantization = quantization
+        quantize_model(self.model, quantization, device)
         vision = self.model.config.vision_config
         self.geometry = PatchGeometry(vision.patch_size, vision.temporal_patch_size,
                                       vision.spatial_merge_size)

@@ -316,6 +316,9 @@ def parse_args(argv: Optional[Sequence[str]]):
                         help='where scenarios and model directories go (default: a temp dir)')
     parser.add_argument('--out-dir', type=Path, default=TRAINED_WEIGHTS.parent,
                         help='where the weights and training record are written')
+    parser.add_argument('--config', type=Path, default=TRAINED_CONFIG,
+                        help="model architecture (default: the bundled model's; the "
+                        'distillation teacher uses sim_teacher_model.yaml)')
     parser.add_argument('--train-seeds', type=int, default=10,
                         help='training sets use scenario seeds 1..N (0 is the held-out demo)')
     parser.add_argument('--epochs', type=int, default=4)
@@ -333,14 +336,14 @@ def parse_args(argv: Optional[Sequence[str]]):
     return parser.parse_args(argv)
 
 
-def held_out_results(work: Path, weights: Path, sha256: str) -> Dict:
+def held_out_results(work: Path, config: Path, weights: Path, sha256: str) -> Dict:
     """Materialise the shipped weights like the planner does; evaluate on the demo seed."""
     held_out = generate(work / 'heldout-seed0', GenerationConfig().seed)
     trained_dir = work / 'trained'
     shutil.rmtree(trained_dir, ignore_errors=True)
-    build_tiny_model(trained_dir, TRAINED_CONFIG, weights, sha256)
+    model_id = build_tiny_model(trained_dir, config, weights, sha256).model_id
     planners = {
-        'autovla-tiny-sim-bc (trained, auto)': PlannerRuntime(str(trained_dir), 'cpu'),
+        f'{model_id} (trained, auto)': PlannerRuntime(str(trained_dir), 'cpu'),
         'tiny-random-untrained (fast)': PlannerRuntime(
             str(random_model_dir()), 'cpu', settings=DecodingSettings(reasoning_mode='fast')),
         'constant velocity': None}
@@ -364,13 +367,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         work = args.work_dir or Path(temporary)
         if args.evaluate_only:
             record = yaml.safe_load(record_path.read_text(encoding='utf-8'))
-            record['held_out_seed0'] = held_out_results(work, weights, record['weights_sha256'])
+            record['held_out_seed0'] = held_out_results(work, args.config, weights,
+                                                        record['weights_sha256'])
             record_path.write_text(yaml.safe_dump(record, sort_keys=False), encoding='utf-8')
             return 0
         started = time.monotonic()
         train_dirs = [generate(work / f'train-seed{s}', s) for s in range(1, args.train_seeds + 1)]
         log(f'scenarios generated in {time.monotonic() - started:.0f} s')
-        build_tiny_model(work / 'init', TRAINED_CONFIG)
+        build_tiny_model(work / 'init', args.config)
         runtime = PlannerRuntime(str(work / 'init'), 'cpu', 'float32',
                                  DecodingSettings(reasoning_mode='fast'))
         samples = [s for d in train_dirs for s in scenario_samples(d, runtime)]
@@ -394,7 +398,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                          'seconds': round(run['seconds']), 'batch': args.batch, 'lr': args.lr,
                          'action_weight': args.action_weight, 'seed': args.seed,
                          'threads': args.threads, 'torch': str(torch.__version__)},
-            'held_out_seed0': held_out_results(work, weights, sha256)}
+            'held_out_seed0': held_out_results(work, args.config, weights, sha256)}
         record_path.write_text(yaml.safe_dump(record, sort_keys=False), encoding='utf-8')
         log(f'wrote {weights} ({weights.stat().st_size / 1e6:.2f} MB) and '
             f'{record_path.name}; total {time.monotonic() - started:.0f} s')
