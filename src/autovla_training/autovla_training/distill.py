@@ -179,23 +179,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     check_same_prompts(args.teacher_config, TRAINED_CONFIG)
-    teacher_record = yaml.safe_load(
-        (args.teacher_dir / TRAINED_RECORD.name).read_text(encoding='utf-8'))
     with tempfile.TemporaryDirectory() as temporary:
         work = args.work_dir or Path(temporary)
         started = time.monotonic()
         train_dirs = [generate(work / f'train-seed{s}', s) for s in range(1, args.train_seeds + 1)]
-        build_tiny_model(work / 'teacher', args.teacher_config,
-                         args.teacher_dir / TRAINED_WEIGHTS.name,
-                         teacher_record['weights_sha256'])
-        teacher = PlannerRuntime(str(work / 'teacher'), 'cpu', 'float32',
-                                 DecodingSettings(reasoning_mode='fast'))
         build_tiny_model(work / 'student-init', TRAINED_CONFIG)
         runtime = PlannerRuntime(str(work / 'student-init'), 'cpu', 'float32',
                                  DecodingSettings(reasoning_mode='fast'))
         samples = [s for d in train_dirs for s in scenario_samples(d, runtime)]
         log(f'{len(samples)} samples from {len(train_dirs)} seeds, '
             f'{time.monotonic() - started:.0f} s')
+        teacher_record = yaml.safe_load(
+            (args.teacher_dir / TRAINED_RECORD.name).read_text(encoding='utf-8'))
+        build_tiny_model(work / 'teacher', args.teacher_config,
+                         args.teacher_dir / TRAINED_WEIGHTS.name,
+                         teacher_record['weights_sha256'])
+        teacher = PlannerRuntime(str(work / 'teacher'), 'cpu', 'float32')
         teacher_started = time.monotonic()
         soft_targets = teacher_log_probs(teacher, samples, args.temperature)
         teacher_seconds = time.monotonic() - teacher_started
@@ -212,7 +211,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         student_dir = work / 'distilled'
         build_tiny_model(student_dir, TRAINED_CONFIG, weights, sha256,
                          model_id=DISTILLED_MODEL_ID)
-        teacher.model.eval()
         record = {
             'weights_sha256': sha256,
             'architecture': TRAINED_CONFIG.name,
