@@ -1,17 +1,17 @@
 """Distil a larger teacher into the default model's architecture (``distill_default_model``).
 
-1. The teacher is behaviour-cloned like the default model, with a larger architecture:
-   ``train_default_model --config .../sim_teacher_model.yaml --out-dir TEACHER_DIR``.
-2. Its action-token distributions (softmax over the 2048 action rows of its head at
-   ``--temperature``, teacher-forced on the expert's tokens) are computed once per training
-   sample; teacher and student share the pixel budget and system prompt, so the samples are
-   the same (checked).
-3. The student (sim_bc_model.yaml, same initialisation as the default model) is trained with
-   train.py's loop on ``(1 - alpha) * cross-entropy + alpha * T^2 * KL(teacher || student)``,
-   the KL over the action tokens of the 10 answer positions.
-4. The distilled weights and a record with the held-out table (teacher, distilled student,
-   student trained alone = the bundled default, constant velocity: L2@1/2/3 s, plan collision
-   share, safety-accepted share, latency, parameters) go into the planner's data directory.
+One command, one set of training samples (scenario seeds 1..N, seed 0 held out):
+1. the teacher (sim_teacher_model.yaml: same prompts, 4x the decoder weights) is
+   behaviour-cloned with train.py's BehaviourCloner and loop;
+2. its action-token distributions (softmax over the 2048 action rows of its head at
+   ``--temperature``, teacher-forced on the expert's tokens) are computed once per sample;
+3. two students of the default architecture start from the same initialisation and get the
+   same steps: one trained alone (cross-entropy), one distilled with
+   ``(1 - alpha) * cross-entropy + alpha * T^2 * KL(teacher || student)``, the KL over the
+   action tokens of the 10 answer positions;
+4. the distilled weights and a record with the held-out table (teacher, both students, the
+   bundled default for reference, constant velocity: L2@1/2/3 s, plan collision share,
+   safety-accepted share, median latency, parameters) go into the planner's data directory.
 """
 
 import argparse
@@ -28,8 +28,6 @@ from autovla_planner.model_files import (
     default_model_dir,
     file_sha256,
     TRAINED_CONFIG,
-    TRAINED_RECORD,
-    TRAINED_WEIGHTS,
 )
 from autovla_planner.runtime import DecodingSettings, PlannerRuntime
 import numpy as np
@@ -127,17 +125,18 @@ def check_same_prompts(teacher_config: Path, student_config: Path) -> None:
 def parse_args(argv: Optional[Sequence[str]]):
     """Command line of distill_default_model."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('teacher_dir', type=Path,
-                        help='--out-dir of the teacher run of train_default_model')
     parser.add_argument('--teacher-config', type=Path, default=TEACHER_CONFIG)
     parser.add_argument('--work-dir', type=Path, default=None,
-                        help='where scenarios and model directories go (default: a temp dir)')
+                        help='where scenarios, models and the teacher weights go (default: a '
+                        'temp dir)')
     parser.add_argument('--out-dir', type=Path, default=DISTILLED_WEIGHTS.parent,
                         help='where the distilled weights and record are written')
-    parser.add_argument('--train-seeds', type=int, default=24,
+    parser.add_argument('--train-seeds', type=int, default=8,
                         help='training sets use scenario seeds 1..N (0 is held out)')
-    parser.add_argument('--epochs', type=int, default=6)
-    parser.add_argument('--minutes', type=float, default=15.0, help='training time budget')
+    parser.add_argument('--teacher-epochs', type=int, default=4)
+    parser.add_argument('--epochs', type=int, default=3, help='epochs of each student')
+    parser.add_argument('--minutes', type=float, default=60.0,
+                        help='time cap of each training run (epochs normally end first)')
     parser.add_argument('--batch', type=int, default=4)
     parser.add_argument('--lr', type=float, default=2e-3)
     parser.add_argument('--action-weight', type=float, default=5.0)
@@ -151,93 +150,115 @@ def parse_args(argv: Optional[Sequence[str]]):
     return parser.parse_args(argv)
 
 
-def held_out_table(work: Path, teacher: PlannerRuntime, student_dir: Path) -> Dict:
-    """Teacher, distilled student, bundled student trained alone and constant velocity."""
+def held_out_table(work: Path, planners: Dict[str, Optional[PlannerRuntime]]) -> Dict:
+    """Evaluate ``planners`` on the held-out demo seed; print and return the table."""
     held_out = generate(work / 'heldout-seed0', GenerationConfig().seed)
-    planners = {
-        'teacher (BC, larger)': teacher,
-        'student distilled': PlannerRuntime(str(student_dir), 'cpu'),
-        'student trained alone (bundled)': PlannerRuntime(str(default_model_dir()), 'cpu'),
-        'constant velocity': None}
     results = evaluate(held_out, planners)
     for name, runtime in planners.items():
         if runtime is not None:
             results[name].update(parameter_counts(runtime))
     log('held-out demo scenarios (seed 0), every frame with a full history:')
     log(format_results(results))
-    for name, r in results.items():
-        r.pop('per_scenario')
+    for result in results.values():
+        result.pop('per_scenario')
     return results
+
+
+def fresh_runtime(directory: Path) -> PlannerRuntime:
+    """Load a model directory as a float32 fast-thinking runtime (a model of its own)."""
+    return PlannerRuntime(str(directory), 'cpu', 'float32',
+                          DecodingSettings(reasoning_mode='fast'))
+
+
+def save_compact(cloner: BehaviourCloner, rows, path: Path, model_id: str) -> str:
+    """Write the cloner's trained model as compact weights; return their SHA-256."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(compact_weights(cloner.model, rows), path,
+              metadata={'model_id': model_id, 'format': 'autovla compact v1'})
+    return file_sha256(path)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``distill_default_model``."""
-    from safetensors.torch import save_file
     import torch
 
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
     check_same_prompts(args.teacher_config, TRAINED_CONFIG)
     with tempfile.TemporaryDirectory() as temporary:
         work = args.work_dir or Path(temporary)
         started = time.monotonic()
         train_dirs = [generate(work / f'train-seed{s}', s) for s in range(1, args.train_seeds + 1)]
         build_tiny_model(work / 'student-init', TRAINED_CONFIG)
-        runtime = PlannerRuntime(str(work / 'student-init'), 'cpu', 'float32',
-                                 DecodingSettings(reasoning_mode='fast'))
-        samples = [s for d in train_dirs for s in scenario_samples(d, runtime)]
+        build_tiny_model(work / 'teacher-init', args.teacher_config)
+        student = fresh_runtime(work / 'student-init')
+        samples = [s for d in train_dirs for s in scenario_samples(d, student)]
+        rows = trainable_rows(student, samples)
         log(f'{len(samples)} samples from {len(train_dirs)} seeds, '
             f'{time.monotonic() - started:.0f} s')
-        teacher_record = yaml.safe_load(
-            (args.teacher_dir / TRAINED_RECORD.name).read_text(encoding='utf-8'))
-        build_tiny_model(work / 'teacher', args.teacher_config,
-                         args.teacher_dir / TRAINED_WEIGHTS.name,
-                         teacher_record['weights_sha256'])
-        teacher = PlannerRuntime(str(work / 'teacher'), 'cpu', 'float32')
-        teacher_started = time.monotonic()
-        soft_targets = teacher_log_probs(teacher, samples, args.temperature)
-        teacher_seconds = time.monotonic() - teacher_started
-        rows = trainable_rows(runtime, samples)
-        cloner = DistillingCloner(runtime, rows, args.action_weight, args.alpha,
-                                  args.temperature)
-        run = train(cloner, list(zip(samples, soft_targets)), args)
-        cloner.export()
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        weights = args.out_dir / DISTILLED_WEIGHTS.name
-        save_file(compact_weights(cloner.model, rows), weights,
-                  metadata={'model_id': DISTILLED_MODEL_ID, 'format': 'autovla compact v1'})
-        sha256 = file_sha256(weights)
-        student_dir = work / 'distilled'
-        build_tiny_model(student_dir, TRAINED_CONFIG, weights, sha256,
-                         model_id=DISTILLED_MODEL_ID)
+        runs = {}
+        torch.manual_seed(args.seed)
+        log(f'teacher: behaviour cloning, {args.teacher_epochs} epochs')
+        teacher = BehaviourCloner(fresh_runtime(work / 'teacher-init'), rows,
+                                  args.action_weight)
+        runs['teacher'] = train(teacher, samples,
+                                argparse.Namespace(**{**vars(args),
+                                                      'epochs': args.teacher_epochs}))
+        teacher.export()
+        teacher_sha = save_compact(teacher, rows, work / 'teacher_weights.safetensors',
+                                   'autovla-sim-teacher')
+        tick = time.monotonic()
+        soft_targets = teacher_log_probs(teacher.runtime, samples, args.temperature)
+        soft_target_seconds = time.monotonic() - tick
+        students = {}
+        for name, cloner in (
+                ('alone', BehaviourCloner(student, rows, args.action_weight)),
+                ('distilled', DistillingCloner(fresh_runtime(work / 'student-init'), rows,
+                                               args.action_weight, args.alpha,
+                                               args.temperature))):
+            log(f'student {name}: {args.epochs} epochs')
+            torch.manual_seed(args.seed)
+            items = list(zip(samples, soft_targets)) if name == 'distilled' else samples
+            runs[name] = train(cloner, items, args)
+            cloner.export()
+            weights = (args.out_dir / DISTILLED_WEIGHTS.name if name == 'distilled'
+                       else work / 'student_alone_weights.safetensors')
+            sha256 = save_compact(cloner, rows, weights, f'{DISTILLED_MODEL_ID}-{name}')
+            build_tiny_model(work / f'student-{name}', TRAINED_CONFIG, weights, sha256,
+                             model_id=DISTILLED_MODEL_ID if name == 'distilled'
+                             else 'autovla-tiny-sim-bc-same-steps')
+            students[name] = (weights, sha256)
+        planners = {
+            'teacher (BC, 4x decoder)': teacher.runtime,
+            'student distilled': fresh_runtime(work / 'student-distilled'),
+            'student alone (same steps)': fresh_runtime(work / 'student-alone'),
+            'bundled default (longer BC)': fresh_runtime(default_model_dir()),
+            'constant velocity': None}
+        rounded = {name: {key: round(value, 2) if isinstance(value, float) else value
+                          for key, value in run.items()} for name, run in runs.items()}
         record = {
-            'weights_sha256': sha256,
+            'weights_sha256': students['distilled'][1],
             'architecture': TRAINED_CONFIG.name,
             'command': 'distill_default_model ' + ' '.join(
                 argv if argv is not None else sys.argv[1:]),
-            'teacher': {'config': args.teacher_config.name,
-                        'weights_sha256': teacher_record['weights_sha256'],
-                        'training': teacher_record['training'],
-                        'soft_target_seconds': round(teacher_seconds)},
-            'distillation': {'scenario_seeds': list(range(1, args.train_seeds + 1)),
-                             'samples': len(samples), 'embedding_rows': len(rows),
-                             'steps': run['steps'], 'epochs': round(run['epochs'], 2),
-                             'seconds': round(run['seconds']), 'batch': args.batch,
-                             'lr': args.lr, 'action_weight': args.action_weight,
-                             'alpha': args.alpha, 'temperature': args.temperature,
-                             'seed': args.seed, 'threads': args.threads,
-                             'torch': str(torch.__version__)},
-            'student_trained_alone': {
-                'weights': TRAINED_WEIGHTS.name,
-                'training': yaml.safe_load(TRAINED_RECORD.read_text(
-                    encoding='utf-8'))['training']},
-            'held_out_seed0': held_out_table(work, teacher, student_dir)}
-        record = yaml.safe_load(yaml.safe_dump(record, sort_keys=False))
+            'settings': {'scenario_seeds': list(range(1, args.train_seeds + 1)),
+                         'samples': len(samples), 'embedding_rows': len(rows),
+                         'teacher_config': args.teacher_config.name,
+                         'teacher_epochs': args.teacher_epochs,
+                         'student_epochs': args.epochs, 'batch': args.batch, 'lr': args.lr,
+                         'action_weight': args.action_weight, 'alpha': args.alpha,
+                         'temperature': args.temperature, 'seed': args.seed,
+                         'threads': args.threads, 'torch': str(torch.__version__)},
+            'runs': rounded,
+            'teacher_weights_sha256': teacher_sha,
+            'soft_target_seconds': round(soft_target_seconds),
+            'held_out_seed0': held_out_table(work, planners)}
         (args.out_dir / DISTILLED_RECORD.name).write_text(
             yaml.safe_dump(_rounded(record), sort_keys=False), encoding='utf-8')
-        log(f'wrote {weights} ({weights.stat().st_size / 1e6:.2f} MB) and '
-            f'{DISTILLED_RECORD.name}; total {time.monotonic() - started:.0f} s')
+        log(f'wrote {students["distilled"][0]} and {DISTILLED_RECORD.name}; total '
+            f'{time.monotonic() - started:.0f} s')
     return 0
 
 
