@@ -205,12 +205,13 @@ def _plan_batch(runtime, observations, forced, deadline):
     poses = [runtime.codebook.decode(row) for row in indices]
     spreads = sample_spread(runtime, hidden, answer_start, positions, poses, deadline, mask)
     latencies = {'preprocess': preprocess_ms, 'prefill': prefill_ms, 'decode': 1000 * seconds,
-                 'total': 1000 * (time.perf_counter() - started), 'batch_size': len(rows)}
+                 'total': 1000 * (time.perf_counter() - started)}
     for i, ((number, observation, _), (mode, reason)) in enumerate(zip(rows, modes)):
         results[number] = runtime.action_plan(
             indices[i], poses[i], mode, reason, '', log_probs[i], entropies[i],
             spreads[i] if spreads else math.nan, indices.shape[1], observation.speed,
             dict(latencies))
+        results[number].batch_size = len(rows)
     return results, slow
 
 

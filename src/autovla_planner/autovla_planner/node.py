@@ -19,6 +19,7 @@ from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
 from autovla_msgs.msg import DrivingObservation, PlannedTrajectory
+from autovla_planner.batching import PlanServer
 from autovla_planner.model_files import ModelLoadError
 from autovla_planner.quantization import QUANTIZATION_MODES
 from autovla_planner.ros_interface import (
@@ -74,6 +75,11 @@ PARAMS = (
               '0 = off.', min=0, max=32),
     ParamSpec('official_max_new_tokens', 'int', 'Official decoding: cap on generated tokens; '
               '0 = up to the official max_length 2048.', min=0, max=4096),
+    ParamSpec('max_batch_size', 'int', 'Plan requests decoded together in one batch '
+              '(batching.py); this node sends one stream, so >1 only pays off when several '
+              'streams share the server.', min=1, max=64),
+    ParamSpec('max_batch_wait_ms', 'double', 'How long a batch waits after its first request '
+              'for more before it runs (ms); 0 = run at once.', min=0.0, max=1000.0),
 )
 
 
@@ -94,6 +100,8 @@ class PlannerNode(Node):
                                           params['dtype'], settings, params['quantization'])
         except ModelLoadError as error:
             raise StartupError(str(error)) from None
+        self.server = PlanServer(self.runtime, params['max_batch_size'],
+                                 params['max_batch_wait_ms'])
         self.trajectory_pub = self.create_publisher(PlannedTrajectory, 'planned_trajectory',
                                                     RELIABLE_QOS)
         self.path_pub = self.create_publisher(Path, 'planned_path', RELIABLE_QOS)
@@ -158,7 +166,7 @@ class PlannerNode(Node):
         deadline = time.monotonic() + self.params['inference_timeout_s']
         try:
             observation = observation_from_msg(msg)
-            plan = self.runtime.plan(observation, deadline)
+            plan = self.server.plan(observation, deadline)
         except InvalidObservationError as error:
             self._count('rejected_invalid')
             self._fail(f'rejected an observation: {error}; skipped the cycle')
@@ -213,6 +221,8 @@ class PlannerNode(Node):
         self._wake.set()
         if hasattr(self, '_worker'):
             self._worker.join(timeout=5.0)
+        if hasattr(self, 'server'):
+            self.server.close()
         return super().destroy_node()
 
 

@@ -97,6 +97,7 @@ class Plan:
     generated_tokens: int                 # tokens produced one forward pass at a time
     output_text: str
     latencies_ms: Dict[str, float] = field(default_factory=dict)
+    batch_size: int = 1                   # plans decoded together with this one (batching.py)
 
 
 def pick_device(device: str) -> str:
