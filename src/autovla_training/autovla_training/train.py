@@ -32,6 +32,7 @@ from ament_index_python.packages import get_package_share_directory
 from autovla_common.params import load_defaults
 from autovla_common.rig import load_rig
 from autovla_perception.conversions import to_time
+from autovla_planner.batching import plan_batch
 from autovla_planner.model_files import (
     build_tiny_model,
     compact_weights,
@@ -256,11 +257,25 @@ def plan_collides(truth: FrameTruth, poses: np.ndarray) -> float:
     return float(np.nansum(hits) > 0)
 
 
+def plan_frames(runtime: PlannerRuntime, frames: List[BagFrame], batch_size: int) -> list:
+    """Plan ``frames`` one by one, or ``batch_size`` at a time (batching.plan_batch)."""
+    if batch_size <= 1:
+        return [runtime.plan(frame.observation) for frame in frames]
+    plans = []
+    for start in range(0, len(frames), batch_size):
+        for plan in plan_batch(runtime, [f.observation for f in frames[start:start + batch_size]]):
+            if isinstance(plan, Exception):
+                raise plan
+            plans.append(plan)
+    return plans
+
+
 def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]],
-             plans: Optional[Dict[str, list]] = None) -> Dict:
+             plans: Optional[Dict[str, list]] = None, batch_size: int = 1) -> Dict:
     """Held-out metrics per planner (None = constant velocity) over every scenario frame.
 
-    ``plans``, when given, receives each planner's action indices frame by frame.
+    ``plans``, when given, receives each planner's action indices frame by frame;
+    ``batch_size`` > 1 plans the frames of a scenario in batches.
     """
     index = json.loads((scenario_dir / 'index.json').read_text(encoding='utf-8'))
     rig = load_rig(scenario_dir / RIG_FILE)
@@ -272,7 +287,10 @@ def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]],
     safety = SafetyCheck()
     for entry in index['scenarios']:
         truths = load_truth(scenario_dir / entry['name'])
-        for frame in bag_observations(scenario_dir / entry['name'], rig):
+        frames = list(bag_observations(scenario_dir / entry['name'], rig))
+        planned = {name: plan_frames(runtime, frames, batch_size)
+                   for name, runtime in planners.items() if runtime is not None}
+        for number, frame in enumerate(frames):
             expert = frame.expert
             target = codebook.encode(expert)
             for name, runtime in planners.items():
@@ -280,7 +298,7 @@ def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]],
                     poses = constant_velocity(frame.observation.speed, len(expert))
                     accuracy = conf = fast = accepted = math.nan
                 else:
-                    plan = runtime.plan(frame.observation)
+                    plan = planned[name][number]
                     poses = plan.poses
                     accuracy = float(np.mean(plan.action_indices == target))
                     conf, fast = plan.confidence, float(plan.mode == 'fast')
