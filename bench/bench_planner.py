@@ -98,13 +98,18 @@ def measure(model_dir: Path, observation: Observation) -> dict:
         'repeats': len(ours_s)}
 
 
-def main() -> int:
-    """Measure both models and write one record each."""
+def noise_observation() -> Observation:
+    """Return the benchmark input: 3 cameras x 4 frames of 112x196 noise, 6 m/s."""
     rng = np.random.default_rng(0)
-    observation = Observation(
+    return Observation(
         tuple(CameraVideo(name, rng.integers(0, 255, (4, 112, 196, 3), dtype=np.uint8))
               for name in ('CAM_FRONT', 'CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT')),
         6.0, 0.4, 'KEEP_FORWARD')
+
+
+def main() -> int:
+    """Measure both models and write one record each."""
+    observation = noise_observation()
     with tempfile.TemporaryDirectory() as root:
         for model_dir in (random_model_dir(), small_model_dir(Path(root))):
             result = measure(model_dir, observation)

@@ -19,6 +19,7 @@ setup(
     entry_points={
         'console_scripts': [
             'train_default_model = autovla_training.train:main',
+            'distill_default_model = autovla_training.distill:main',
         ],
     },
 )

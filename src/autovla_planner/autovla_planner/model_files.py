@@ -226,10 +226,11 @@ def load_compact_weights(model, path: Path, sha256: str) -> None:
 
 
 def build_tiny_model(directory: Path, config_path: Path = TINY_CONFIG,
-                     weights: Optional[Path] = None,
-                     weights_sha256: str = '') -> RuntimeDescriptor:
+                     weights: Optional[Path] = None, weights_sha256: str = '',
+                     model_id: str = '') -> RuntimeDescriptor:
     """Generate a tiny model into ``directory``: seeded random, or ``weights`` loaded.
 
+    ``model_id`` names other weights of the config's architecture (default: the config's).
     Deterministic: the same files give the same bytes every time.
     """
     document = yaml.safe_load(Path(config_path).read_text(encoding='utf-8'))
@@ -243,7 +244,7 @@ def build_tiny_model(directory: Path, config_path: Path = TINY_CONFIG,
     codebook_path = default_codebook_path()
     codebook, codebook_source = ActionCodebook.load(codebook_path), codebook_path.name
     descriptor = RuntimeDescriptor(
-        model_id=document['model_id'], min_pixels=int(document['min_pixels']),
+        model_id=model_id or document['model_id'], min_pixels=int(document['min_pixels']),
         max_pixels=int(document['max_pixels']),
         system_prompt=document.get('system_prompt', 'cot'),
         instruction_wording=document.get('instruction_wording', DEFAULT_WORDING),

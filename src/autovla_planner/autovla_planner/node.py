@@ -21,8 +21,10 @@ from std_msgs.msg import String
 from visualization_msgs.msg import MarkerArray
 
 from autovla_msgs.msg import DrivingObservation, PlannedTrajectory
+from autovla_planner.batching import PlanServer
 from autovla_planner.history_spacing import spacing_note
 from autovla_planner.model_files import ModelLoadError
+from autovla_planner.quantization import QUANTIZATION_MODES
 from autovla_planner.ros_interface import (
     FRAME_ID,
     markers_msg,
@@ -44,6 +46,10 @@ PARAMS = (
     ParamSpec('device', 'string', 'Where to run the model.', choices=('auto', 'cuda', 'cpu')),
     ParamSpec('dtype', 'string', 'Weights dtype; auto = bfloat16 on CUDA, float32 on CPU.',
               choices=('auto', 'float32', 'bfloat16', 'float16')),
+    ParamSpec('quantization', 'string', 'int8 = INT8 weights for the language model (CPU: '
+              'torch.ao dynamic int8 linear layers and an int8 embedding/head table, needs '
+              'dtype float32 or auto; CUDA: torchao int8 weight-only, untested); none = as '
+              'loaded.', choices=QUANTIZATION_MODES),
     ParamSpec('max_observation_age_s', 'double', 'Observations older than this (now minus '
               'header stamp) are dropped, on arrival and again before inference (s).',
               min=0.05, max=60.0),
@@ -72,6 +78,11 @@ PARAMS = (
               '0 = off.', min=0, max=32),
     ParamSpec('official_max_new_tokens', 'int', 'Official decoding: cap on generated tokens; '
               '0 = up to the official max_length 2048.', min=0, max=4096),
+    ParamSpec('max_batch_size', 'int', 'Plan requests decoded together in one batch '
+              '(batching.py); this node sends one stream, so >1 only pays off when several '
+              'streams share the server.', min=1, max=64),
+    ParamSpec('max_batch_wait_ms', 'double', 'How long a batch waits after its first request '
+              'for more before it runs (ms); 0 = run at once.', min=0.0, max=1000.0),
 )
 
 
@@ -89,9 +100,11 @@ class PlannerNode(Node):
             'confidence_samples', 'official_max_new_tokens')})
         try:
             self.runtime = PlannerRuntime(params['model_path'], params['device'],
-                                          params['dtype'], settings)
+                                          params['dtype'], settings, params['quantization'])
         except ModelLoadError as error:
             raise StartupError(str(error)) from None
+        self.server = PlanServer(self.runtime, params['max_batch_size'],
+                                 params['max_batch_wait_ms'])
         self.trajectory_pub = self.create_publisher(PlannedTrajectory, 'planned_trajectory',
                                                     RELIABLE_QOS)
         self.path_pub = self.create_publisher(Path, 'planned_path', RELIABLE_QOS)
@@ -166,7 +179,7 @@ class PlannerNode(Node):
         deadline = time.monotonic() + self.params['inference_timeout_s']
         try:
             observation = observation_from_msg(msg)
-            plan = self.runtime.plan(observation, deadline)
+            plan = self.server.plan(observation, deadline)
         except InvalidObservationError as error:
             self._count('rejected_invalid')
             self._fail(f'rejected an observation: {error}; skipped the cycle')
@@ -239,6 +252,8 @@ class PlannerNode(Node):
             self._worker.join(timeout=self.params['inference_timeout_s'] + 1.0)
             if self._worker.is_alive():
                 self.get_logger().error('inference still running at shutdown')
+        if hasattr(self, 'server'):
+            self.server.close()
         return super().destroy_node()
 
 

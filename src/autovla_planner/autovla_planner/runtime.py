@@ -27,6 +27,12 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from autovla_planner.action_codebook import ActionCodebook
+from autovla_planner.batching import (
+    decode_actions,
+    sample_indices,
+    sample_spread,
+    step_uncertainty,
+)
 from autovla_planner.confidence import confidence, MOTION_TOLERANCE_M, Uncertainty
 from autovla_planner.model_files import (
     action_token,
@@ -91,6 +97,7 @@ class Plan:
     generated_tokens: int                 # tokens produced one forward pass at a time
     output_text: str
     latencies_ms: Dict[str, float] = field(default_factory=dict)
+    batch_size: int = 1                   # plans decoded together with this one (batching.py)
 
 
 def pick_device(device: str) -> str:
@@ -114,30 +121,11 @@ def pick_dtype(dtype: str, device: str):
             'float16': torch.float16}[dtype]
 
 
-def sample_index(logits, settings: DecodingSettings, generator) -> int:
-    """Argmax, or a seeded sample after temperature, top-k and top-p (in that order)."""
-    import torch
-
-    if not settings.sampling:
-        return int(torch.argmax(logits))
-    scores = logits.float() / max(settings.temperature, 1e-5)
-    if 0 < settings.top_k < scores.numel():
-        threshold = torch.topk(scores, settings.top_k).values[-1]
-        scores = scores.masked_fill(scores < threshold, -math.inf)
-    if settings.top_p < 1.0:
-        ordered, order = torch.sort(scores, descending=True)
-        cumulative = torch.softmax(ordered, dim=-1).cumsum(dim=-1)
-        drop = cumulative - torch.softmax(ordered, dim=-1) >= settings.top_p  # keep the first
-        scores[order[drop]] = -math.inf
-    probabilities = torch.softmax(scores, dim=-1)
-    return int(torch.multinomial(probabilities, 1, generator=generator))
-
-
 class PlannerRuntime:
     """Loads a model directory and turns observations into plans."""
 
     def __init__(self, model_path: str = '', device: str = 'auto', dtype: str = 'auto',
-                 settings: Optional[DecodingSettings] = None):
+                 settings: Optional[DecodingSettings] = None, quantization: str = 'none'):
         self.settings = settings or DecodingSettings()
         self.policy = ReasoningPolicy(self.settings.reasoning_mode,
                                       self.settings.latency_budget_s,
@@ -145,7 +133,7 @@ class PlannerRuntime:
         try:
             self.model_dir = resolve_model_dir(model_path)
             self.descriptor = check_model_dir(self.model_dir)
-            self._load(pick_device(device), dtype)
+            self._load(pick_device(device), dtype, quantization)
         except ModelLoadError:
             raise
         except Exception as error:  # noqa: BLE001 - any loader failure becomes one message
@@ -156,9 +144,11 @@ class PlannerRuntime:
         self._prefix_ids: Tuple[int, ...] = ()
         self._cache = None
 
-    def _load(self, device: str, dtype: str) -> None:
+    def _load(self, device: str, dtype: str, quantization: str) -> None:
         import torch
         from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
+
+        from autovla_planner.quantization import quantize_model
 
         directory, descriptor = Path(self.model_dir), self.descriptor
         self.device = device
@@ -181,7 +171,10 @@ class PlannerRuntime:
         if head.shape[0] < first + count:
             raise ModelLoadError(f'{directory}: model vocabulary {head.shape[0]} cannot hold '
                                  f'{count} action tokens from id {first}')
-        self.action_head = head[first:first + count].detach()
+        self.action_head = head[first:first + count].detach()   # a view: training updates it
+        if quantization != 'none':   # the head is replaced, its action rows stay float
+            self.action_head = self.action_head.clone()
+        quantize_model(self.model, quantization, device)
         vision = self.model.config.vision_config
         self.geometry = PatchGeometry(vision.patch_size, vision.temporal_patch_size,
                                       vision.spatial_merge_size)
@@ -232,13 +225,17 @@ class PlannerRuntime:
             second_per_grid_ts=torch.as_tensor(inputs.seconds_per_grid))
         return positions.to(self.device), int(delta.reshape(-1)[0])
 
-    def _forward(self, ids, positions, **vision):
-        """Run new tokens through the model with the shared cache; return the last hidden."""
-        torch = self._torch
+    def _forward(self, ids, positions, attention_mask=None, **vision):
+        """Run new tokens (one row, or rows x length) through the model with the shared cache.
+
+        Return the last hidden state of each row (rows, hidden).
+        """
+        ids = self._torch.as_tensor(ids, device=self.device)
         output = self.model.model(
-            input_ids=torch.as_tensor(ids, device=self.device).reshape(1, -1),
-            position_ids=positions, past_key_values=self._cache, use_cache=True, **vision)
-        return output.last_hidden_state[0, -1]
+            input_ids=ids.view(-1, ids.shape[-1]), position_ids=positions,
+            attention_mask=attention_mask, past_key_values=self._cache, use_cache=True,
+            **vision)
+        return output.last_hidden_state[:, -1]
 
     def _truncate(self, length: int) -> None:
         """Drop cached tokens after the first ``length``."""
@@ -251,22 +248,28 @@ class PlannerRuntime:
         torch = self._torch
         start = self._cache.get_seq_length()
         positions = (torch.arange(start, start + len(ids), device=self.device) + delta)
-        return self._forward(ids, positions.view(1, 1, -1).expand(3, 1, -1))
+        return self._forward(ids, positions.view(1, 1, -1).expand(3, 1, -1))[0]
 
-    def _prefill_prompt(self, inputs: PromptInputs, extra_ids: List[int]):
-        """Prefill prompt + ``extra_ids`` reusing the cached prefix; return (hidden, delta)."""
+    def _ensure_prefix(self, inputs: PromptInputs) -> None:
+        """Make the cache hold exactly the prompt's observation-free prefix (reused if cached)."""
         from transformers.cache_utils import DynamicCache
 
-        torch = self._torch
-        positions, delta = self.rope_positions(inputs)
         prefix = inputs.prefix_length
         prefix_ids = tuple(int(i) for i in inputs.input_ids[:prefix])
         if self._cache is None or prefix_ids != self._prefix_ids:
             self._cache = DynamicCache(config=self.model.config)
+            positions, _ = self.rope_positions(inputs)
             self._forward(list(prefix_ids), positions[:, :, :prefix])
             self._prefix_ids = prefix_ids
         else:
             self._truncate(prefix)
+
+    def _prefill_prompt(self, inputs: PromptInputs, extra_ids: List[int]):
+        """Prefill prompt + ``extra_ids`` reusing the cached prefix; return (hidden, delta)."""
+        torch = self._torch
+        self._ensure_prefix(inputs)
+        positions, delta = self.rope_positions(inputs)
+        prefix = inputs.prefix_length
         vision = {
             'pixel_values_videos': torch.as_tensor(inputs.pixel_values_videos).to(
                 self.device, self.model.dtype),
@@ -277,7 +280,7 @@ class PlannerRuntime:
         hidden = self._forward(list(inputs.input_ids[prefix:]) + list(extra_ids),
                                torch.cat([positions[:, :, prefix:], extra_positions], dim=2),
                                **vision)
-        return hidden, delta
+        return hidden[0], delta
 
     # -- planning -----------------------------------------------------------------------
 
@@ -334,19 +337,30 @@ class PlannerRuntime:
             reasoning_token_s = seconds / reasoning_tokens if reasoning_tokens else None
         answer_start = self._cache.get_seq_length()
         tick = time.perf_counter()
-        indices, log_probs, entropies = self._decode_actions(hidden, delta, generator, deadline)
+        next_position = [answer_start + delta]
+        indices, log_probs, entropies = decode_actions(self, hidden[None], next_position,
+                                                       self.settings, generator, deadline)
         seconds = time.perf_counter() - tick
         latencies['decode'] = 1000 * seconds
-        generated += len(indices)
-        self.policy.record(seconds / len(indices), reasoning_token_s, reasoning_tokens)
-        poses = self.codebook.decode(indices)
-        spread, samples = self._sample_spread(hidden, answer_start, delta, poses, deadline)
-        uncertainty = Uncertainty(float(np.mean(log_probs)), float(np.min(log_probs)),
-                                  float(np.mean(entropies)), samples, spread)
-        text = self._assistant_text(mode, reasoning, indices)
+        generated += indices.shape[1]
+        self.policy.record(seconds / indices.shape[1], reasoning_token_s, reasoning_tokens)
+        poses = self.codebook.decode(indices[0])
+        spreads = sample_spread(self, hidden[None], answer_start, next_position, [poses],
+                                deadline)
         latencies['total'] = 1000 * (time.perf_counter() - started)
+        return self.action_plan(indices[0], poses, mode, reason, reasoning, log_probs[0],
+                                entropies[0], spreads[0] if spreads else math.nan, generated,
+                                observation.speed, latencies)
+
+    def action_plan(self, indices, poses, mode: str, reason: str, reasoning: str, log_probs,
+                    entropies, spread: float, generated: int, speed: float,
+                    latencies: Dict[str, float]) -> Plan:
+        """Build the Plan of decoded actions from their per-step uncertainty figures."""
+        uncertainty = Uncertainty(float(np.mean(log_probs)), float(np.min(log_probs)),
+                                  float(np.mean(entropies)),
+                                  max(self.settings.confidence_samples, 0), spread)
         return self._finish(indices, poses, mode, reason, reasoning, uncertainty, generated,
-                            text, observation.speed, latencies)
+                            self._assistant_text(mode, reasoning, indices), speed, latencies)
 
     def _choose_mode(self, hidden, elapsed_s: float) -> Tuple[str, str]:
         """Let the model pick one of the two official first sentences, then apply the budget."""
@@ -367,7 +381,8 @@ class PlannerRuntime:
         text = ''
         while len(tokens) < limit:
             self._check(deadline)
-            token = sample_index(self.model.lm_head(hidden), self.settings, generator)
+            token = int(sample_indices(self.model.lm_head(hidden)[None], self.settings,
+                                       generator)[0])
             tokens.append(token)
             hidden = self._continue([token], delta)
             text = self.tokenizer.decode(tokens)
@@ -383,49 +398,6 @@ class PlannerRuntime:
             remainder = ('' if text.endswith('\n') else '\n') + closing
         hidden = self._continue(self._encode(remainder), delta)
         return hidden, (self.template.slow_sentence + reasoning).strip(), len(tokens)
-
-    def _step_uncertainty(self, log_softmax, index: int) -> Tuple[float, float]:
-        """(log-probability of the chosen motion, entropy) of one action-token distribution."""
-        torch = self._torch
-        motion_log_prob = torch.logsumexp(log_softmax[self._same_motion[index]], dim=0)
-        return float(motion_log_prob), float(-(log_softmax.exp() * log_softmax).sum())
-
-    def _decode_actions(self, hidden, delta: int, generator, deadline: Optional[float],
-                        sampling: Optional[bool] = None):
-        """Generate exactly ``horizon`` action tokens with logits over action tokens only."""
-        torch = self._torch
-        settings = self.settings
-        if sampling is not None and sampling != settings.sampling:
-            settings = DecodingSettings(**{**settings.__dict__, 'sampling': sampling})
-        indices, log_probs, entropies = [], [], []
-        for step in range(self.descriptor.horizon):
-            self._check(deadline)
-            logits = (hidden.to(self.action_head.dtype) @ self.action_head.T).float()
-            index = sample_index(logits, settings, generator)
-            indices.append(index)
-            log_prob, entropy = self._step_uncertainty(torch.log_softmax(logits, dim=-1), index)
-            log_probs.append(log_prob)
-            entropies.append(entropy)
-            if step + 1 < self.descriptor.horizon:
-                hidden = self._continue([self.descriptor.first_action_id + index], delta)
-        return np.asarray(indices, dtype=np.int64), log_probs, entropies
-
-    def _sample_spread(self, hidden, answer_start: int, delta: int, poses: np.ndarray,
-                       deadline: Optional[float]) -> Tuple[float, int]:
-        """Mean final-point distance of sampled plans from ``poses`` (NaN, 0 when disabled)."""
-        count = self.settings.confidence_samples
-        if count <= 0:
-            return math.nan, 0
-        generator = self._torch.Generator(device=self.device).manual_seed(
-            self.settings.seed + 1)
-        distances = []
-        for _ in range(count):
-            self._truncate(answer_start)
-            indices, _, _ = self._decode_actions(hidden, delta, generator, deadline,
-                                                 sampling=True)
-            final = self.codebook.decode(indices)[-1, :2]
-            distances.append(float(np.linalg.norm(final - poses[-1, :2])))
-        return float(np.mean(distances)), count
 
     def fast_answer_ids(self, indices) -> List[int]:
         """Token ids of the whole fast-thinking assistant turn for action ``indices``.
@@ -494,15 +466,13 @@ class PlannerRuntime:
         indices += [-1] * (self.descriptor.horizon - len(indices))  # missing -> still token
         indices = self.codebook.sanitize(indices)
         if positions:
-            log_probs, entropies = [], []
-            for i in positions:
-                log_prob, entropy = self._step_uncertainty(torch.log_softmax(
-                    output.logits[i][0, first:first + count].float(), dim=-1),
-                    generated[i] - first)
-                log_probs.append(log_prob)
-                entropies.append(entropy)
-            uncertainty = Uncertainty(float(np.mean(log_probs)), float(np.min(log_probs)),
-                                      float(np.mean(entropies)))
+            log_softmax = torch.log_softmax(torch.stack(
+                [output.logits[i][0, first:first + count] for i in positions]).float(), dim=-1)
+            log_probs, entropies = step_uncertainty(
+                log_softmax, torch.as_tensor([generated[i] - first for i in positions]),
+                self._same_motion)
+            uncertainty = Uncertainty(float(log_probs.mean()), float(log_probs.min()),
+                                      float(entropies.mean()))
         else:
             uncertainty = Uncertainty(-math.inf, -math.inf, math.log(count))
         text = self.tokenizer.decode(generated)

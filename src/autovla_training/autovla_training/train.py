@@ -32,6 +32,7 @@ from ament_index_python.packages import get_package_share_directory
 from autovla_common.params import load_defaults
 from autovla_common.rig import load_rig
 from autovla_perception.conversions import to_time
+from autovla_planner.batching import plan_batch
 from autovla_planner.model_files import (
     build_tiny_model,
     compact_weights,
@@ -45,6 +46,8 @@ from autovla_planner.observation import COMMANDS
 from autovla_planner.prompt import PromptInputs
 from autovla_planner.ros_interface import trajectory_msg
 from autovla_planner.runtime import DecodingSettings, PlannerRuntime
+from autovla_replay.metrics import ego_collisions
+from autovla_replay.scoring import FrameTruth, load_truth, to_world
 from autovla_safety.config import SafetyConfig
 from autovla_safety.validator import validate_plan
 from autovla_scenarios.generator import generate_set, GenerationConfig, RIG_FILE
@@ -91,6 +94,24 @@ def trainable_rows(runtime: PlannerRuntime, samples: Sequence[Sample]) -> np.nda
     return np.array(sorted(ids), dtype=np.int64)
 
 
+def teacher_forced_hidden(runtime: PlannerRuntime, sample: Sample):
+    """Last hidden states of ``runtime``'s model predicting each target token of ``sample``."""
+    import torch
+
+    inputs = sample.inputs
+    fed = np.concatenate([inputs.input_ids, sample.target_ids[:-1]])
+    full = PromptInputs(fed, np.concatenate([inputs.token_types,
+                                             np.zeros(len(sample.target_ids) - 1, np.int64)]),
+                        inputs.pixel_values_videos, inputs.video_grid_thw,
+                        inputs.seconds_per_grid)
+    positions, _ = runtime.rope_positions(full)
+    hidden = runtime.model.model(
+        input_ids=torch.as_tensor(fed)[None], position_ids=positions, use_cache=False,
+        pixel_values_videos=torch.as_tensor(inputs.pixel_values_videos),
+        video_grid_thw=torch.as_tensor(inputs.video_grid_thw)).last_hidden_state[0]
+    return hidden[len(inputs.input_ids) - 1:]
+
+
 class BehaviourCloner:
     """The runtime's model with a compact trainable embedding table."""
 
@@ -122,21 +143,13 @@ class BehaviourCloner:
 
     def sample_loss(self, sample: Sample):
         """(weighted loss, action tokens right, action tokens) of one teacher-forced sample."""
+        return self.cross_entropy(teacher_forced_hidden(self.runtime, sample) @ self.table.T,
+                                  sample)
+
+    def cross_entropy(self, logits, sample: Sample):
+        """(weighted loss, action tokens right, action tokens) of compact-table ``logits``."""
         torch = self.torch
-        runtime, inputs = self.runtime, sample.inputs
         target = torch.as_tensor(sample.target_ids)
-        fed = np.concatenate([inputs.input_ids, sample.target_ids[:-1]])
-        full = PromptInputs(fed, np.concatenate([inputs.token_types,
-                                                 np.zeros(len(target) - 1, np.int64)]),
-                            inputs.pixel_values_videos, inputs.video_grid_thw,
-                            inputs.seconds_per_grid)
-        positions, _ = runtime.rope_positions(full)
-        hidden = self.model.model(
-            input_ids=torch.as_tensor(fed)[None], position_ids=positions, use_cache=False,
-            pixel_values_videos=torch.as_tensor(inputs.pixel_values_videos),
-            video_grid_thw=torch.as_tensor(inputs.video_grid_thw)).last_hidden_state[0]
-        hidden = hidden[len(inputs.input_ids) - 1:]
-        logits = hidden @ self.table.T
         zero_rows = math.log(self.vocabulary - len(self.rows))   # logsumexp of the 0 logits
         normaliser = torch.logsumexp(torch.cat(
             [logits, logits.new_full((len(logits), 1), zero_rows)], dim=1), dim=1)
@@ -238,17 +251,48 @@ class SafetyCheck:
         return sorted({fault.name for fault in faults})
 
 
-def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]]) -> Dict:
-    """Held-out metrics per planner (None = constant velocity) over every scenario frame."""
+def plan_collides(truth: FrameTruth, poses: np.ndarray) -> float:
+    """1.0 if the ego box along ``poses`` (0.5 s steps) overlaps an agent box at that time."""
+    times = truth.expert_t[:len(poses)]
+    boxes = [truth.agents_at.get(truth.stamp + int(round(t * 1e9)), []) for t in times]
+    hits = ego_collisions(to_world(truth.ego, poses[:len(times)]), boxes)
+    return float(np.nansum(hits) > 0)
+
+
+def plan_frames(runtime: PlannerRuntime, frames: List[BagFrame], batch_size: int) -> list:
+    """Plan ``frames`` one by one, or ``batch_size`` at a time (batching.plan_batch)."""
+    if batch_size <= 1:
+        return [runtime.plan(frame.observation) for frame in frames]
+    plans = []
+    for start in range(0, len(frames), batch_size):
+        for plan in plan_batch(runtime, [f.observation for f in frames[start:start + batch_size]]):
+            if isinstance(plan, Exception):
+                raise plan
+            plans.append(plan)
+    return plans
+
+
+def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]],
+             plans: Optional[Dict[str, list]] = None, batch_size: int = 1) -> Dict:
+    """Held-out metrics per planner (None = constant velocity) over every scenario frame.
+
+    ``plans``, when given, receives each planner's action indices frame by frame;
+    ``batch_size`` > 1 plans the frames of a scenario in batches.
+    """
     index = json.loads((scenario_dir / 'index.json').read_text(encoding='utf-8'))
     rig = load_rig(scenario_dir / RIG_FILE)
     rows = {name: [] for name in planners}
     faults = {name: Counter() for name in planners}
     scenarios = {name: [] for name in planners}
+    latencies = {name: [] for name in planners}
     codebook = next(p for p in planners.values() if p is not None).codebook
     safety = SafetyCheck()
     for entry in index['scenarios']:
-        for frame in bag_observations(scenario_dir / entry['name'], rig):
+        truths = load_truth(scenario_dir / entry['name'])
+        frames = list(bag_observations(scenario_dir / entry['name'], rig))
+        planned = {name: plan_frames(runtime, frames, batch_size)
+                   for name, runtime in planners.items() if runtime is not None}
+        for number, frame in enumerate(frames):
             expert = frame.expert
             target = codebook.encode(expert)
             for name, runtime in planners.items():
@@ -256,15 +300,21 @@ def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]]) 
                     poses = constant_velocity(frame.observation.speed, len(expert))
                     accuracy = conf = fast = accepted = math.nan
                 else:
-                    plan = runtime.plan(frame.observation)
+                    plan = planned[name][number]
                     poses = plan.poses
                     accuracy = float(np.mean(plan.action_indices == target))
                     conf, fast = plan.confidence, float(plan.mode == 'fast')
                     failed = safety.faults(plan, frame, runtime.model_id)
                     faults[name].update(failed)
                     accepted = float(not failed)
+                    latencies[name].append(plan.latencies_ms['total'])
+                    if plans is not None:
+                        plans.setdefault(name, []).append(plan.action_indices)
+                truth = truths.get(frame.stamp_ns)
+                collided = plan_collides(truth, poses) if truth is not None else math.nan
                 rows[name].append([accuracy, conf, fast, accepted]
-                                  + [l2_at(poses, expert, s) for s in HORIZONS_S])
+                                  + [l2_at(poses, expert, s) for s in HORIZONS_S]
+                                  + [collided])
                 scenarios[name].append(entry['name'])
     results = {}
     for name, values in rows.items():
@@ -286,6 +336,9 @@ def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]]) 
             'safety_faults': dict(faults[name].most_common()),
             **{f'l2_{s:.0f}s_m': float(table[:, 4 + i].mean())
                for i, s in enumerate(HORIZONS_S)},
+            'plan_collision_share': float(np.nanmean(table[:, 7])),
+            'latency_ms_median': float(np.median(latencies[name])) if latencies[name]
+            else math.nan,
             'per_scenario': per_scenario}
     return results
 
@@ -293,12 +346,13 @@ def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]]) 
 def format_results(results: Dict) -> str:
     """Side-by-side table of held-out metrics."""
     lines = [f'{"planner":<38}{"token acc":>10}{"L2@1s":>8}{"L2@2s":>8}{"L2@3s":>8}'
-             f'{"conf mean":>10}{"conf>=0.3":>10}{"safety ok":>10}']
+             f'{"conf mean":>10}{"conf>=0.3":>10}{"safety ok":>10}{"collide":>8}{"ms":>7}']
     for name, r in results.items():
         lines.append(f'{name:<38}{r["action_token_accuracy"]:>10.3f}{r["l2_1s_m"]:>8.2f}'
                      f'{r["l2_2s_m"]:>8.2f}{r["l2_3s_m"]:>8.2f}{r["confidence_mean"]:>10.3f}'
                      f'{r["confidence_at_least_min"]:>10.2f}'
-                     f'{r["safety_accepted_share"]:>10.2f}')
+                     f'{r["safety_accepted_share"]:>10.2f}{r["plan_collision_share"]:>8.2f}'
+                     f'{r["latency_ms_median"]:>7.0f}')
     lines.append('per scenario, L2@3s (m) / safety ok share: ' + '; '.join(
         f'{scenario}: ' + ', '.join(
             f'{r["per_scenario"][scenario]["l2_3s_m"]:.2f}'
@@ -318,6 +372,9 @@ def parse_args(argv: Optional[Sequence[str]]):
                         help='where scenarios and model directories go (default: a temp dir)')
     parser.add_argument('--out-dir', type=Path, default=TRAINED_WEIGHTS.parent,
                         help='where the weights and training record are written')
+    parser.add_argument('--config', type=Path, default=TRAINED_CONFIG,
+                        help="model architecture (default: the bundled model's; the "
+                        'distillation teacher uses sim_teacher_model.yaml)')
     parser.add_argument('--train-seeds', type=int, default=10,
                         help='training sets use scenario seeds 1..N (0 is the held-out demo)')
     parser.add_argument('--epochs', type=int, default=4)
@@ -335,14 +392,14 @@ def parse_args(argv: Optional[Sequence[str]]):
     return parser.parse_args(argv)
 
 
-def held_out_results(work: Path, weights: Path, sha256: str) -> Dict:
+def held_out_results(work: Path, config: Path, weights: Path, sha256: str) -> Dict:
     """Materialise the shipped weights like the planner does; evaluate on the demo seed."""
     held_out = generate(work / 'heldout-seed0', GenerationConfig().seed)
     trained_dir = work / 'trained'
     shutil.rmtree(trained_dir, ignore_errors=True)
-    build_tiny_model(trained_dir, TRAINED_CONFIG, weights, sha256)
+    model_id = build_tiny_model(trained_dir, config, weights, sha256).model_id
     planners = {
-        'autovla-tiny-sim-bc (trained, auto)': PlannerRuntime(str(trained_dir), 'cpu'),
+        f'{model_id} (trained, auto)': PlannerRuntime(str(trained_dir), 'cpu'),
         'tiny-random-untrained (fast)': PlannerRuntime(
             str(random_model_dir()), 'cpu', settings=DecodingSettings(reasoning_mode='fast')),
         'constant velocity': None}
@@ -366,13 +423,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         work = args.work_dir or Path(temporary)
         if args.evaluate_only:
             record = yaml.safe_load(record_path.read_text(encoding='utf-8'))
-            record['held_out_seed0'] = held_out_results(work, weights, record['weights_sha256'])
+            record['held_out_seed0'] = held_out_results(work, args.config, weights,
+                                                        record['weights_sha256'])
             record_path.write_text(yaml.safe_dump(record, sort_keys=False), encoding='utf-8')
             return 0
         started = time.monotonic()
         train_dirs = [generate(work / f'train-seed{s}', s) for s in range(1, args.train_seeds + 1)]
         log(f'scenarios generated in {time.monotonic() - started:.0f} s')
-        build_tiny_model(work / 'init', TRAINED_CONFIG)
+        build_tiny_model(work / 'init', args.config)
         runtime = PlannerRuntime(str(work / 'init'), 'cpu', 'float32',
                                  DecodingSettings(reasoning_mode='fast'))
         samples = [s for d in train_dirs for s in scenario_samples(d, runtime)]
@@ -396,7 +454,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                          'seconds': round(run['seconds']), 'batch': args.batch, 'lr': args.lr,
                          'action_weight': args.action_weight, 'seed': args.seed,
                          'threads': args.threads, 'torch': str(torch.__version__)},
-            'held_out_seed0': held_out_results(work, weights, sha256)}
+            'held_out_seed0': held_out_results(work, args.config, weights, sha256)}
         record_path.write_text(yaml.safe_dump(record, sort_keys=False), encoding='utf-8')
         log(f'wrote {weights} ({weights.stat().st_size / 1e6:.2f} MB) and '
             f'{record_path.name}; total {time.monotonic() - started:.0f} s')

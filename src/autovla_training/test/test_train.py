@@ -5,8 +5,9 @@ from types import SimpleNamespace
 from autovla_planner.model_files import build_tiny_model, TRAINED_CONFIG
 from autovla_planner.runtime import DecodingSettings, PlannerRuntime
 from autovla_training.dataset import scenario_samples
-from autovla_training.train import BehaviourCloner, train, trainable_rows
+from autovla_training.train import BehaviourCloner, evaluate, train, trainable_rows
 import numpy as np
+import pytest
 import torch
 
 
@@ -42,3 +43,14 @@ def test_compact_loss_equals_full_lm_head_cross_entropy_and_training_lowers_it(
             reference[start:start + len(sample.target_ids)],
             torch.as_tensor(sample.target_ids))
     assert abs(float(loss) - float(expected)) < 1e-3, (float(loss), float(expected))
+
+
+def test_batched_offline_evaluation_equals_sequential_evaluation(scenario_dir):
+    runtime = PlannerRuntime('', 'cpu', settings=DecodingSettings(reasoning_mode='fast'))
+    sequential, batched = {}, {}
+    one_by_one = evaluate(scenario_dir, {'model': runtime}, sequential)
+    together = evaluate(scenario_dir, {'model': runtime}, batched, batch_size=4)
+    assert len(sequential['model']) >= 4
+    np.testing.assert_array_equal(np.stack(batched['model']), np.stack(sequential['model']))
+    for key in ('l2_3s_m', 'safety_accepted_share', 'plan_collision_share'):
+        assert together['model'][key] == pytest.approx(one_by_one['model'][key])
