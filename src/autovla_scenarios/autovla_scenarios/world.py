@@ -119,13 +119,19 @@ class Agent:
         return d0 + (d1 - d0) * smoothstep((t - t0) / (t1 - t0))
 
     def pose(self, t: float) -> Tuple[float, float, float]:
-        """World (x, y, yaw) at scenario time ``t`` (s)."""
-        s = self.s0 + self.distance_at(t)
-        x, y, yaw, _ = self.path.at(s)
+        """World (x, y, yaw) at scenario time ``t`` (s), scripted motion."""
+        return self.pose_at(t, self.distance_at(t), self.speed_at(t))
+
+    def pose_at(self, t: float, distance: float, moving: float) -> Tuple[float, float, float]:
+        """World (x, y, yaw) ``distance`` m along the path at speed ``moving`` at time ``t``.
+
+        The lateral offset (cut-in, lane change) stays scripted in time; a reactive
+        simulation supplies its own distance and speed.
+        """
+        x, y, yaw, _ = self.path.at(self.s0 + distance)
         lateral = self._lateral_at(t)
         dt = 0.05
         lateral_rate = (self._lateral_at(t + dt) - self._lateral_at(t - dt)) / (2 * dt)
-        moving = self.speed_at(t)
         heading = yaw + (math.atan2(lateral_rate, moving) if moving > 0.1 else 0.0)
         return x - lateral * math.sin(yaw), y + lateral * math.cos(yaw), heading
 
