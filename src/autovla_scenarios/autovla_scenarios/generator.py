@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from rosbags.rosbag2 import Writer
 
-from autovla_scenarios import messages
+from autovla_scenarios import messages, obstacles
 from autovla_scenarios.catalogue import DEFAULT_SET, make_scenario
 from autovla_scenarios.geometry import to_frame
 from autovla_scenarios.render import Renderer, scene_boxes, scene_ground
@@ -39,6 +39,7 @@ TOPIC_ROUTE = 'route'
 TOPIC_COMMAND = 'driving_command'
 TOPIC_EXPERT = 'ground_truth/expert_trajectory'
 TOPIC_AGENTS = 'ground_truth/agents'
+TOPIC_OBSTACLES = 'obstacles/points'   # PointCloud2 in base_link (autovla_scenarios.obstacles)
 FUTURE_NS_PREFIX = 'future/'
 # DrivingCommand constants (autovla_msgs/msg/DrivingCommand.msg).
 TURN_LEFT, KEEP_FORWARD, TURN_RIGHT, SOURCE_TOPIC = 1, 2, 3, 1
@@ -80,6 +81,7 @@ class GenerationConfig:
     height: int = 450
     camera_rate: float = 2.0          # Hz, frames per second of every camera
     odometry_rate: float = 10.0       # Hz
+    cloud_rate: float = 10.0          # Hz of the obstacle point cloud; 0 = no cloud
     duration: float = 10.0            # s of recorded frames
     horizon: float = 5.0              # s of ground-truth future per frame
     waypoint_dt: float = 0.5          # s between ground-truth waypoints
@@ -93,6 +95,8 @@ class GenerationConfig:
             raise ValueError('width and height must be at least 16 px')
         if not 0.1 <= self.camera_rate <= 30.0 or not 1.0 <= self.odometry_rate <= 200.0:
             raise ValueError('camera rate must be in [0.1, 30] Hz, odometry rate in [1, 200] Hz')
+        if not (self.cloud_rate == 0.0 or 1.0 <= self.cloud_rate <= 100.0):
+            raise ValueError('cloud rate must be 0 (no cloud) or in [1, 100] Hz')
         if self.duration <= 0 or self.horizon <= 0 or self.waypoint_dt <= 0:
             raise ValueError('duration, horizon and waypoint_dt must be positive')
         if self.storage not in STORAGE_PLUGINS:
@@ -154,6 +158,20 @@ def _frame_ground_truth(scenario: Scenario, track, t: float, stamp: int,
     return expert, messages.marker_array(markers), _command(future_base, config.waypoint_dt)
 
 
+def _cloud_events(scenario: Scenario, track, config: GenerationConfig):
+    """Obstacle clouds at ``cloud_rate``, seen from the expert ego's pose at each stamp."""
+    if not config.cloud_rate:
+        return []
+    cloud_ns = int(round(messages.NS_PER_S / config.cloud_rate))
+    events = []
+    for k in range(int(math.floor(config.duration * config.cloud_rate + 1e-9))):
+        t = k / config.cloud_rate
+        stamp = START_STAMP_NS + k * cloud_ns
+        points = obstacles.scene_points(scenario, t, track.pose(t))
+        events.append((stamp, 2, TOPIC_OBSTACLES, obstacles.point_cloud(stamp, points)))
+    return events
+
+
 def generate_scenario(name: str, bag_path: Path, config: GenerationConfig = GenerationConfig(),
                       rig: Optional[CameraRig] = None,
                       progress: Optional[Callable[[str], None]] = None) -> Dict[str, object]:
@@ -183,6 +201,7 @@ def generate_scenario(name: str, bag_path: Path, config: GenerationConfig = Gene
         events.append((START_STAMP_NS + k * odom_ns, 1, TOPIC_ODOMETRY, messages.odometry(
             START_STAMP_NS + k * odom_ns, track.x[i], track.y[i], track.yaw[i], track.speed[i],
             track.yaw_rate[i])))
+    events.extend(_cloud_events(scenario, track, config))
     started = time.monotonic()
     with Writer(bag_path, version=BAG_VERSION,
                 storage_plugin=STORAGE_PLUGINS[config.storage]) as writer:

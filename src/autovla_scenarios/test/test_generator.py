@@ -47,6 +47,7 @@ def test_bag_round_trip_has_every_stream(tmp_path, storage):
     assert counts['odometry'] == 20 and counts['route'] == 1
     assert counts['driving_command'] == 4
     assert counts['ground_truth/expert_trajectory'] == 4 and counts['ground_truth/agents'] == 4
+    assert counts['obstacles/points'] == 20   # 2 s at the default 10 Hz
     store = typestore()
     decoded = {}
     for topic, msgtype, stamp, data in messages:
