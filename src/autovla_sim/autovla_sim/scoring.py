@@ -14,8 +14,8 @@ PDMS (NAVSIM v1) = NC x DAC x DDC x (5 TTC + 2 C + 5 EP) / 12:
 - DAC, drivable area: 0 if any ego corner leaves the asphalt of every road.
 - DDC, driving direction: 1 / 0.5 / 0 for at most 2 m / 6 m / more driven in an oncoming
   lane (outside junctions).
-- TTC: 0 if, at some instant while moving, ego and a road user ahead, both continued at
-  constant velocity, would collide within 1 s.
+- TTC: 0 if, at some instant while moving, ego (continued at its speed and turn rate) and a
+  road user ahead (at its velocity) would collide within 1 s.
 - EP, ego progress along the route divided by the expert's in the same time (1 when the
   expert moves less than 5 m), clipped to [0, 1].
 - C, comfort: 1 if every nuPlan bound holds (longitudinal acceleration, lateral
@@ -29,9 +29,6 @@ from dataclasses import dataclass
 import math
 from typing import Dict, List, Optional, Sequence
 
-import numpy as np
-from scipy.signal import savgol_filter
-
 from autovla_scenarios.geometry import box_corners, rectangles_overlap
 from autovla_scenarios.world import (
     EGO_LENGTH_M,
@@ -40,6 +37,8 @@ from autovla_scenarios.world import (
     LANE_WIDTH_M,
     Scenario,
 )
+import numpy as np
+from scipy.signal import savgol_filter
 
 from autovla_sim.traffic import AgentBox
 
@@ -169,17 +168,35 @@ def driving_direction_compliance(distance: float) -> float:
     return 0.5 if distance <= DDC_LIMITS_M[1] else 0.0
 
 
+def _turning_path(x: float, y: float, yaw: float, speed: float, yaw_rate: float,
+                  times: np.ndarray) -> np.ndarray:
+    """(N, 3) poses at ``times`` of constant speed and turn rate (straight if no turn)."""
+    heading = yaw + yaw_rate * times
+    if abs(yaw_rate) < 1e-4:
+        return np.column_stack([x + speed * times * math.cos(yaw),
+                                y + speed * times * math.sin(yaw), heading])
+    radius = speed / yaw_rate
+    return np.column_stack([x + radius * (np.sin(heading) - math.sin(yaw)),
+                            y - radius * (np.cos(heading) - math.cos(yaw)), heading])
+
+
 def time_to_collision(trace: Trace, horizon: float = MIN_TTC_SEARCH_S) -> float:
-    """Smallest constant-velocity time to collision (s) with a road user ahead (inf if none)."""
+    """Smallest time to collision (s) with a road user ahead (inf if none).
+
+    The ego continues at its speed and turn rate, the road user at its velocity.
+    """
     best = math.inf
     stride = max(1, int(round(TTC_STEP_S / max(np.median(np.diff(trace.t)), 1e-3))))\
         if len(trace.t) > 1 else 1
     offsets = np.arange(TTC_STEP_S, horizon + 1e-9, TTC_STEP_S)
+    yaw_rate = np.gradient(np.unwrap(trace.yaw), trace.t) if len(trace.t) > 1 else [0.0]
     for i in range(0, len(trace.t), stride):
         v = float(trace.speed[i])
         if v <= MOVING_SPEED:
             continue
         c, s = math.cos(trace.yaw[i]), math.sin(trace.yaw[i])
+        ego_path = _turning_path(trace.x[i], trace.y[i], trace.yaw[i], v, float(yaw_rate[i]),
+                                 offsets)
         for agent in trace.agents[i]:
             dx, dy = agent.x - trace.x[i], agent.y - trace.y[i]
             if c * dx + s * dy <= 0.0:
@@ -187,10 +204,10 @@ def time_to_collision(trace: Trace, horizon: float = MIN_TTC_SEARCH_S) -> float:
             if math.hypot(dx, dy) > (v + agent.speed) * horizon + EGO_LENGTH_M + agent.length:
                 continue
             ac, as_ = math.cos(agent.yaw), math.sin(agent.yaw)
-            for dt in offsets:
+            for k, dt in enumerate(offsets):
                 if dt >= best:
                     break
-                ego = _ego_box(trace.x[i] + v * c * dt, trace.y[i] + v * s * dt, trace.yaw[i])
+                ego = _ego_box(*ego_path[k])
                 other = box_corners(agent.x + agent.speed * ac * dt,
                                     agent.y + agent.speed * as_ * dt, agent.yaw,
                                     agent.length, agent.width)
@@ -247,7 +264,7 @@ def comfort(figures: Dict[str, float]) -> float:
 
 
 def red_lights_run(scenario: Scenario, trace: Trace) -> int:
-    """Times the ego's front crossed a stop line while its light was red."""
+    """Count the times the ego's front crossed a stop line while its light was red."""
     count = 0
     for light in scenario.traffic_lights:
         front = [scenario.route.project((x, y))[0] + EGO_LENGTH_M / 2

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 from autovla_safety.controller import Command
-import numpy as np
-
 from autovla_scenarios.world import EgoTrack, Scenario, simulate_expert
+import numpy as np
 
 from autovla_sim.traffic import AgentBox, Traffic
 from autovla_sim.vehicle import VehicleModel, VehicleState
