@@ -14,7 +14,7 @@ setup(
     zip_safe=True,
     maintainer='autovla_ros maintainers',
     maintainer_email='autovla-ros@example.com',
-    description='Closed-loop simulation of the scenario catalogue and the NAVSIM/Bench2Drive scorer.',
+    description='Closed-loop simulation of the scenario catalogue and its scorer.',
     license='Apache-2.0',
     entry_points={
         'console_scripts': [

@@ -22,7 +22,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 from autovla_common.rig import load_rig, save_rig
 from autovla_common.spin import spinning_node
-from autovla_replay.demo import start_stack, stop_stack
+from autovla_common.testing import executable, NodeProcess
 from autovla_scenarios.catalogue import CATALOGUE, make_scenario
 from autovla_scenarios.generator import default_rig_path
 from autovla_scenarios.render import Renderer, scene_boxes, scene_ground
@@ -88,6 +88,21 @@ class Scene:
                                     self.scenario.lighting)
 
 
+def write_rig(path: Path, width: int, height: int) -> None:
+    """Write the rig at the rendered resolution, for the stack's perception node."""
+    save_rig(load_rig(default_rig_path()).resized(width, height), path,
+             f'nuScenes rig at {width}x{height}, written by closed_loop')
+
+
+def start_stack(args: argparse.Namespace, rig_file: Path) -> NodeProcess:
+    """Start perception, planner and safety with simulated time in /autovla."""
+    command = [executable('autovla_bringup', 'autovla_bringup'), '--use-sim-time',
+               '--namespace', NAMESPACE, '--device', args.device, '--rig-file', str(rig_file)]
+    if args.model_path:
+        command += ['--model-path', args.model_path]
+    return NodeProcess(command)
+
+
 def run_one(name: str, seed: int, baseline: str, args: argparse.Namespace, rig_file: Path,
             log_dir: Path, on_frame: Optional[Callable] = None) -> Dict[str, object]:
     """One closed-loop run; returns its scores, loop timings and plan summaries."""
@@ -101,7 +116,7 @@ def run_one(name: str, seed: int, baseline: str, args: argparse.Namespace, rig_f
     if baseline in STACK_BASELINES:
         rig = load_rig(rig_file)
         scene = Scene(scenario, rig, args.width, args.height)
-        stack = start_stack(args, rig_file, log_dir / f'{name}_{seed}_{baseline}.log')
+        stack = start_stack(args, rig_file)
         try:
             with spinning_node('closed_loop_sim', NAMESPACE) as node:
                 follower = PlanFollower(safety) if baseline == 'model' else None
@@ -110,13 +125,16 @@ def run_one(name: str, seed: int, baseline: str, args: argparse.Namespace, rig_f
                 if missing:
                     say(f'{name}/{seed}: stack not ready: {", ".join(missing)}; running anyway')
                 stats = run(sim, link, scene, loop_config, on_frame)
+                say(f'{name}/{seed}: waited {link.command_wait_s:.1f} s for commands')
                 plans = [{'t': round(link.sim_time(p.header.stamp), 3),
                           'slow': p.reasoning_mode == 1, 'explanation': p.explanation,
                           'confidence': round(float(p.confidence), 3)} for p in link.plans]
         finally:
-            code = stop_stack(stack)
+            code = stack.stop(30.0)
+            log = log_dir / f'{name}_{seed}_{baseline}.log'
+            log.write_text(stack.output(), encoding='utf-8')
         if code != 0:
-            say(f'{name}/{seed}: the stack exited with {code} (log in {log_dir})')
+            say(f'{name}/{seed}: the stack exited with {code} (log: {log})')
     else:
         driver = ExpertDriver(scenario, safety) if baseline == 'expert' else \
             RouteFollower(scenario, safety)
@@ -204,8 +222,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     rig_file = out / 'rig.yaml'
-    save_rig(load_rig(default_rig_path()).resized(args.width, args.height), rig_file,
-             f'nuScenes rig at {args.width}x{args.height}, written by closed_loop')
+    write_rig(rig_file, args.width, args.height)
     results = []
     for baseline in baselines:
         for name in names:

@@ -56,6 +56,7 @@ SOURCES = {DriveCommand.SOURCE_VLA: 'vla', DriveCommand.SOURCE_FALLBACK: 'fallba
 # context cameras before the anchor, an answer before the tick that tracks it.
 STATE_SETTLE_S = 0.002
 FRAME_SETTLE_S = 0.05
+CLOUD_RATE_HZ = 10.0   # as the scenario bags carry it: a lidar's rate
 COMMAND_LOOKAHEAD_S = 3.0
 COMMAND_LATERAL_M = 2.0
 STACK_INPUTS = (TOPIC_ODOMETRY, TOPIC_ROUTE)
@@ -63,7 +64,7 @@ CONTROL_STACK, CONTROL_MODEL = 'stack', 'model'
 
 
 def _cdr(message) -> bytes:
-    return typestore().serialize_cdr(message, message.__msgtype__)
+    return bytes(typestore().serialize_cdr(message, message.__msgtype__))
 
 
 def _seconds(stamp) -> float:
@@ -84,6 +85,8 @@ class RosLink:
         self.follower, self.anchor = follower, anchor
         self.jpeg_quality, self.command_timeout = jpeg_quality, command_timeout
         self.start_ns = START_STAMP_NS
+        self.cloud_steps = max(1, int(round(1.0 / (CLOUD_RATE_HZ * sim.config.control_dt))))
+        self.command_wait_s = 0.0     # wall s spent waiting for the stack's commands
         self._lock = threading.Condition()
         self._answered = -1.0          # newest plan stamp (s of simulated time)
         self._command: Optional[DriveCommand] = None
@@ -142,10 +145,12 @@ class RosLink:
 
     # -- Link -----------------------------------------------------------------------------
     def publish_state(self, sim: ClosedLoopSim) -> None:
-        """Odometry and the obstacle cloud at ``sim.time`` (the clock follows in control)."""
+        """Odometry every tick, the obstacle cloud at ``CLOUD_RATE_HZ``, stamped ``sim.time``."""
         stamp, ego = self.stamp_ns(sim.time), sim.ego
         self.odometry.publish(_cdr(messages.odometry(stamp, ego.x, ego.y, ego.yaw, ego.speed,
                                                      ego.yaw_rate)))
+        if sim.index % self.cloud_steps:
+            return
         boxes = [(b.x, b.y, b.yaw, b.length, b.width, agent.size[2])
                  for b, agent in zip(sim.agent_boxes(), sim.scenario.agents)]
         points = obstacles.obstacle_points(boxes, sim.pose())
@@ -194,11 +199,13 @@ class RosLink:
         if self.control_kind == CONTROL_MODEL:
             command = self.follower.command(sim.time, sim.ego, sim.config.control_dt)
             return command, 'vla', ''
+        waiting = time.monotonic()
         with self._lock:
             got = self._lock.wait_for(
                 lambda: self._command is not None and self.sim_time(
                     self._command.header.stamp) >= sim.time - 1e-6, self.command_timeout)
             msg, mode = self._command, self._mode
+        self.command_wait_s += time.monotonic() - waiting
         if not got:
             self.node.get_logger().warning(
                 f'no drive_command for t={sim.time:.2f} s within {self.command_timeout:g} s; '

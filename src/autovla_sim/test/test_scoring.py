@@ -4,11 +4,11 @@ import math
 
 from autovla_scenarios.catalogue import make_scenario
 from autovla_scenarios.world import simulate_expert
+from autovla_sim.traffic import AgentBox
 import numpy as np
 import pytest
 
 from autovla_sim import scoring
-from autovla_sim.traffic import AgentBox
 
 
 def _straight_plan(speed: float, seconds: float = 5.0, lateral: float = 0.0):

@@ -3,18 +3,22 @@
 import math
 
 from autovla_safety.controller import Command
-from autovla_scenarios.catalogue import CATALOGUE, DEFAULT_SET, HELD_OUT, make_scenario, \
-    TRAINING_TYPES
+from autovla_scenarios.catalogue import (
+    CATALOGUE,
+    DEFAULT_SET,
+    HELD_OUT,
+    make_scenario,
+    TRAINING_TYPES,
+)
 from autovla_scenarios.world import simulate_expert
-import numpy as np
-import pytest
-
 from autovla_sim.drivers import ExpertDriver, load_safety_config, RouteFollower
 from autovla_sim.loop import DriverLink, run
 from autovla_sim.scoring import score_rollout
 from autovla_sim.simulator import ClosedLoopSim, SimConfig
 from autovla_sim.traffic import Traffic
 from autovla_sim.vehicle import VehicleModel, VehicleState
+import numpy as np
+import pytest
 
 SAFETY = load_safety_config()
 DT = 0.02
