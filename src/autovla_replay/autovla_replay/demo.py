@@ -5,6 +5,9 @@
    process, simulated time, namespace /autovla) on a DDS domain of its own.
 3. Replays every scenario in deterministic lock-step and records the stack's outputs.
 4. Stops the stack, writes ``report.html`` + ``summary.json`` and prints the summary.
+5. Closed loop (``autovla_sim.demo``): expert and rule-based on every catalogue type, the
+   full stack on a few, score table and frame strips in ``closed_loop/closed_loop.html``
+   (linked from the report).
 """
 
 import argparse
@@ -19,6 +22,7 @@ from typing import Optional, Sequence
 
 from autovla_common.testing import executable
 from autovla_scenarios.generator import generate_set
+from autovla_sim.demo import run_section, STACK_SCENARIOS
 
 from autovla_replay.pipeline import LockstepConfig, run_suite
 from autovla_replay.report import summary_text, write_report
@@ -48,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--device', default='auto', choices=('auto', 'cuda', 'cpu'))
     parser.add_argument('--frame-timeout', type=float, default=60.0,
                         help='s to wait for the stack to answer one frame')
+    parser.add_argument('--closed-loop', default=','.join(STACK_SCENARIOS),
+                        help='types the full stack drives in closed loop (empty = skip the '
+                        'closed-loop section; expert and rule-based drive every type)')
     parser.add_argument('--domain-id', type=int, default=None,
                         help='ROS_DOMAIN_ID for the demo (default: one of its own, 1..100)')
     return parser
@@ -109,6 +116,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     note = UNTRAINED_NOTE if any('untrained' in model_id for model_id in model_ids) else ''
     summary = write_report(scenario_dir, run_dir, out / 'report.html', note)
     print(summary_text(summary), flush=True)
+    if args.closed_loop:
+        closed = run_section(out / 'closed_loop', device=args.device, model_path=args.model_path,
+                             stack_scenarios=args.closed_loop.split(','), log=say)
+        print(closed['table'], flush=True)
+        report = out / 'report.html'
+        report.write_text(report.read_text(encoding='utf-8').replace(
+            '</body>', '<h2><a href="closed_loop/closed_loop.html">Closed loop: baselines and '
+            'frame strips</a></h2></body>'), encoding='utf-8')
     say(f'report: {out / "report.html"}   summary: {out / "summary.json"}   '
         f'({time.monotonic() - started:.0f} s)')
     planless = [name for name, result in results.items() if not result.get('plans')]

@@ -124,7 +124,9 @@ def run_one(name: str, seed: int, baseline: str, args: argparse.Namespace, rig_f
                 missing = link.wait_for_stack(120.0)
                 if missing:
                     say(f'{name}/{seed}: stack not ready: {", ".join(missing)}; running anyway')
-                stats = run(sim, link, scene, loop_config, on_frame)
+                stats = run(sim, link, scene, loop_config,
+                            (lambda sim, images: on_frame(sim, images, link)) if on_frame
+                            else None)
                 say(f'{name}/{seed}: waited {link.command_wait_s:.1f} s for commands')
                 plans = [{'t': round(link.sim_time(p.header.stamp), 3),
                           'slow': p.reasoning_mode == 1, 'explanation': p.explanation,

@@ -108,6 +108,12 @@ class RosLink:
                                  RELIABLE_QOS)
         node.create_subscription(SafetyStatus, 'safety_status', self._on_status, RELIABLE_QOS)
 
+    @property
+    def mode(self) -> str:
+        """The safety node's newest mode name ('' before its first status)."""
+        with self._lock:
+            return self._mode
+
     # -- stamps ---------------------------------------------------------------------------
     def stamp_ns(self, t: float) -> int:
         """Bag-style stamp (ns) of simulated time ``t``."""
