@@ -133,6 +133,8 @@ TOPICS = (
           ('planner',), 'with each plan'),
     Topic('planned_trajectory', 'autovla_msgs/PlannedTrajectory', 'RELIABLE_QOS', 'in',
           ('safety',), 'with each plan'),
+    Topic('obstacles/points', 'sensor_msgs/PointCloud2 (base_link or odom)', 'SENSOR_QOS',
+          'in', ('safety',), 'range sensor rate (10 Hz in scenario bags); optional (AEB)'),
     Topic('emergency_stop', 'std_msgs/Bool (true latches)', 'RELIABLE_QOS', 'in',
           ('safety',), 'on event'),
     Topic('reset_emergency_stop', 'std_srvs/Trigger', '-', 'service', ('safety',),

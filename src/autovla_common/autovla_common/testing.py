@@ -16,7 +16,9 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 from ament_index_python.packages import get_package_prefix
+from builtin_interfaces.msg import Time
 from rclpy.qos import QoSProfile
+from rosgraph_msgs.msg import Clock
 
 from autovla_common.spin import spinning_node
 
@@ -100,8 +102,8 @@ def _param_literal(value: object) -> str:
 class RosProbe:
     """A test's own rclpy node (``autovla_common.spin.spinning_node``) with helpers."""
 
-    def __init__(self, name: str = 'autovla_test_probe'):
-        self._spinning = spinning_node(name)
+    def __init__(self, name: str = 'autovla_test_probe', namespace: str = ''):
+        self._spinning = spinning_node(name, namespace)
         self.node = self._spinning.__enter__()
         self._lock = threading.Lock()
 
@@ -137,6 +139,43 @@ class RosProbe:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class SimClock:
+    """Publishes /clock from a probe timer (real-time factor 1); ``set`` moves it, also back.
+
+    The probe's own timers run on the wall clock, so a test can stamp its inputs with
+    ``now()`` on the simulated timeline while the nodes under test follow /clock.
+    """
+
+    PERIOD = 0.005
+
+    def __init__(self, probe: RosProbe, start: float, qos: QoSProfile):
+        self._now = start
+        self._lock = threading.Lock()
+        self.publisher = probe.publisher(Clock, '/clock', qos)
+        probe.node.create_timer(self.PERIOD, self._tick)
+
+    @property
+    def seconds(self) -> float:
+        """Current simulated time (s)."""
+        with self._lock:
+            return self._now
+
+    def now(self) -> Time:
+        """Return the simulated time as a builtin_interfaces/Time."""
+        sec, nanosec = divmod(int(round(self.seconds * 1e9)), 1_000_000_000)
+        return Time(sec=sec, nanosec=nanosec)
+
+    def set(self, value: float) -> None:
+        """Move the simulated time to ``value`` seconds (backwards as a replay restart does)."""
+        with self._lock:
+            self._now = value
+
+    def _tick(self):
+        with self._lock:
+            self._now += self.PERIOD
+        self.publisher.publish(Clock(clock=self.now()))
 
 
 PYTHON = sys.executable

@@ -105,6 +105,42 @@ PARAMS = (
               '(m/s^2).', min=0.5, max=12.0),
     ParamSpec('stop.emergency_jerk_mps3', 'double', 'EMERGENCY_STOP jerk limit (m/s^3).',
               min=0.5, max=100.0),
+    # Autonomous emergency braking from the optional obstacle point cloud (aeb.py).
+    ParamSpec('aeb.enabled', 'bool', 'Check the obstacle cloud: reject colliding plans and '
+              'brake for imminent collisions.'),
+    ParamSpec('aeb.ego_length_m', 'double', 'Ego footprint length, bumper to bumper (m).',
+              min=0.5, max=30.0),
+    ParamSpec('aeb.ego_width_m', 'double', 'Ego footprint width (m).', min=0.5, max=5.0),
+    ParamSpec('aeb.rear_overhang_m', 'double', 'Rear bumper behind base_link (m).',
+              min=0.0, max=10.0),
+    ParamSpec('aeb.lateral_margin_m', 'double', 'Footprint widened by this on each side (m).',
+              min=0.0, max=2.0),
+    ParamSpec('aeb.min_height_m', 'double', 'Points lower than this above base_link are '
+              'ground (m).', min=-1.0, max=2.0),
+    ParamSpec('aeb.max_height_m', 'double', 'Points higher than this above base_link pass '
+              'over the car (m).', min=0.5, max=10.0),
+    ParamSpec('aeb.reaction_time_s', 'double', 'Delay before the brake acts: command latency '
+              'and brake build-up (s).', min=0.0, max=2.0),
+    ParamSpec('aeb.deceleration_mps2', 'double', 'Deceleration the AEB commands and assumes '
+              'for the ego (m/s^2).', min=0.5, max=12.0),
+    ParamSpec('aeb.jerk_mps3', 'double', 'Jerk limit of the AEB brake ramp (m/s^3).',
+              min=0.5, max=200.0),
+    ParamSpec('aeb.obstacle_deceleration_mps2', 'double', 'Braking assumed of an obstacle '
+              'moving away along the path (m/s^2).', min=0.1, max=12.0),
+    ParamSpec('aeb.longitudinal_margin_m', 'double', 'Gap kept to the obstacle after '
+              'stopping (m).', min=0.0, max=20.0),
+    ParamSpec('aeb.min_speed_mps', 'double', 'Below this ego speed the AEB does not brake '
+              '(m/s).', min=0.0, max=5.0),
+    ParamSpec('aeb.hold_s', 'double', 'Braking continues this long after the last imminent '
+              'collision (s).', min=0.0, max=30.0),
+    ParamSpec('aeb.path_step_m', 'double', 'Spacing of the footprints swept along a path (m).',
+              min=0.05, max=2.0),
+    ParamSpec('aeb.cloud_timeout_s', 'double', 'Clouds older than this are not used: the '
+              'check pauses (s).', min=0.05, max=5.0),
+    ParamSpec('aeb.max_cloud_points', 'int', 'Clouds with more points are rejected.',
+              min=1, max=10_000_000),
+    ParamSpec('aeb.max_obstacle_speed_mps', 'double', 'Obstacle speed estimates above this '
+              'are implausible and count as 0 (m/s).', min=1.0, max=100.0),
 )
 
 
@@ -190,6 +226,30 @@ class StopConfig:
 
 
 @dataclass(frozen=True)
+class AebConfig:
+    """Autonomous emergency braking: footprint, point filter and the RSS stopping distance."""
+
+    enabled: bool
+    ego_length: float
+    ego_width: float
+    rear_overhang: float
+    lateral_margin: float
+    min_height: float
+    max_height: float
+    reaction_time: float
+    deceleration: float
+    jerk: float
+    obstacle_deceleration: float
+    longitudinal_margin: float
+    min_speed: float
+    hold: float
+    path_step: float
+    cloud_timeout: float
+    max_cloud_points: int
+    max_obstacle_speed: float
+
+
+@dataclass(frozen=True)
 class SafetyConfig:
     """Everything the ROS-free core needs, grouped by part."""
 
@@ -199,6 +259,7 @@ class SafetyConfig:
     fallback: FallbackConfig
     controller: ControllerConfig
     stop: StopConfig
+    aeb: AebConfig
 
     @classmethod
     def from_params(cls, params: Dict[str, Any]) -> 'SafetyConfig':
@@ -235,6 +296,12 @@ class SafetyConfig:
             if decel > self.vehicle.max_deceleration:
                 problems.append(f'stop.{name}_deceleration_mps2 > '
                                 'vehicle.max_deceleration_mps2')
+        if self.aeb.deceleration > self.vehicle.max_deceleration:
+            problems.append('aeb.deceleration_mps2 > vehicle.max_deceleration_mps2')
+        if self.aeb.min_height >= self.aeb.max_height:
+            problems.append('aeb.min_height_m >= aeb.max_height_m')
+        if self.aeb.rear_overhang >= self.aeb.ego_length:
+            problems.append('aeb.rear_overhang_m >= aeb.ego_length_m')
         if self.fallback.speed_cap > self.vehicle.speed_limit:
             problems.append('fallback.speed_cap_mps > vehicle.speed_limit_mps')
         return problems

@@ -28,13 +28,16 @@ from nav_msgs.msg import Odometry, Path
 import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
+from sensor_msgs.msg import PointCloud2
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
 from autovla_msgs.msg import DriveCommand, PlannedTrajectory, SafetyStatus
 from autovla_safety import conversions
+from autovla_safety.aeb import ObstacleMonitor, yaw_rate
 from autovla_safety.config import PARAMS, SafetyConfig
 from autovla_safety.controller import Command, route_trajectory, Tracker
+from autovla_safety.point_cloud import points_from_cloud
 from autovla_safety.supervisor import Mode, Supervisor
 from autovla_safety.trajectory import plan_to_odom, PoseHistory, Trajectory
 from autovla_safety.validator import Fault, validate_plan
@@ -43,6 +46,8 @@ THROTTLE_S = 5.0
 DIAGNOSTICS_PERIOD_S = 1.0
 # Keep this much odometry beyond the oldest plan the validator accepts.
 POSE_HISTORY_MARGIN_S = 1.0
+# The AEB's current-motion path turns at the yaw rate measured over this much odometry.
+YAW_RATE_WINDOW_S = 0.2
 
 
 class SafetyNode(Node):
@@ -59,6 +64,7 @@ class SafetyNode(Node):
         self.history = PoseHistory(self.config.validator.max_trajectory_age
                                    + POSE_HISTORY_MARGIN_S)
         self.counters = Counter()
+        self.obstacles = ObstacleMonitor(self.config.aeb)
         self._odom_frame: Optional[str] = None
         self._route: Optional[np.ndarray] = None
         self._route_frame = ''
@@ -84,6 +90,9 @@ class SafetyNode(Node):
                                  callback_group=inputs)
         self.create_service(Trigger, 'reset_emergency_stop', self._on_reset,
                             callback_group=inputs)
+        if self.config.aeb.enabled:
+            self.create_subscription(PointCloud2, 'obstacles/points', self._on_cloud,
+                                     SENSOR_QOS, callback_group=inputs)
         self.command_pub = self.create_publisher(DriveCommand, 'drive_command', RELIABLE_QOS)
         self.status_pub = self.create_publisher(SafetyStatus, 'safety_status', RELIABLE_QOS)
         self.path_pub = self.create_publisher(Path, 'selected_path', RELIABLE_QOS)
@@ -117,6 +126,7 @@ class SafetyNode(Node):
                                        self.config.validator)
                 if not faults:
                     trajectory = plan_to_odom(plan, ego)
+                    faults = self._obstacle_faults(trajectory, now)
             except Exception as error:  # noqa: BLE001 - a plan we cannot judge is rejected
                 faults = [Fault('validator_error', f'{type(error).__name__}: {error}')]
         with self._lock:
@@ -133,6 +143,49 @@ class SafetyNode(Node):
                 + '; '.join(f'{f.name}: {f.reason}' for f in faults)
                 + f' (mode {mode.name}; the ladder decides what is tracked)',
                 throttle_duration_sec=THROTTLE_S)
+
+    def _obstacle_faults(self, trajectory: Trajectory, now: float):
+        """Reject a plan that runs into the obstacle cloud within its stopping distance."""
+        with self._lock:
+            latest = self.history.latest
+            if latest is None or not self.obstacles.fresh(now):
+                return []
+            collision = self.obstacles.check_trajectory('plan', trajectory, latest)
+        if collision is None or not collision.imminent:
+            return []
+        return [Fault('obstacle_on_plan', collision.describe())]
+
+    def _on_cloud(self, msg: PointCloud2) -> None:
+        """Validate an obstacle cloud and hand its points to the AEB (base_link or odom)."""
+        now = self._now()
+        stamp = conversions.seconds(msg.header.stamp)
+        try:
+            age = now - stamp
+            if not -self.config.validator.max_clock_skew <= age <= self.config.aeb.cloud_timeout:
+                raise ValueError(f'stamp {stamp:.3f} is {age:.3f} s old, accepted '
+                                 f'[-{self.config.validator.max_clock_skew}, '
+                                 f'{self.config.aeb.cloud_timeout}] s')
+            with self._lock:
+                odom_frame = self._odom_frame
+            if msg.header.frame_id not in ('base_link', odom_frame):
+                raise ValueError(f'frame {msg.header.frame_id!r}: expected base_link or the '
+                                 f'odometry frame {odom_frame!r}')
+            cloud = points_from_cloud(msg, self.config.aeb.max_cloud_points)
+            with self._lock:
+                pose = None
+                if msg.header.frame_id == 'base_link':
+                    pose = self.history.at(stamp, self.config.validator.pose_lookup_tolerance)
+                    if pose is None:
+                        raise ValueError('no odometry pose at its stamp to place it with')
+                self.obstacles.on_cloud(stamp, cloud.xyz, pose)
+                self.counters['clouds_received'] += 1
+                self.counters['cloud_points_dropped'] += cloud.dropped
+        except ValueError as error:
+            with self._lock:
+                self.counters['clouds_rejected'] += 1
+            self.get_logger().warning(f'obstacle cloud rejected: {error}; the AEB judges by '
+                                      'the last valid cloud until it times out',
+                                      throttle_duration_sec=THROTTLE_S)
 
     def _on_odometry(self, msg: Odometry) -> None:
         try:
@@ -218,6 +271,7 @@ class SafetyNode(Node):
         with self._lock:
             ego = self.history.latest if self.supervisor.odometry_fresh(now) else None
             fallback = self._fallback(ego, now)
+            self._check_obstacles(now, ego, fallback)
             transitions = self.supervisor.step(
                 now, fallback if isinstance(fallback, str) else None)
             mode = self.supervisor.mode
@@ -227,6 +281,22 @@ class SafetyNode(Node):
         if not all(math.isfinite(value) for value in astuple(command)):
             raise ValueError(f'non-finite command {command} in {mode.name}')
         return command, mode, transitions
+
+    def _check_obstacles(self, now: float, ego, fallback) -> None:
+        """AEB at control rate, along what the current mode tracks and the current motion."""
+        if ego is None:
+            rate = 0.0
+        else:
+            rate = yaw_rate(ego, self.history.at(ego.stamp - YAW_RATE_WINDOW_S, 0.0))
+        tracked = {Mode.NOMINAL: self._valid_plan, Mode.DEGRADED: self._valid_plan,
+                   Mode.FALLBACK: fallback if isinstance(fallback, Trajectory) else None}
+        was_braking = self.obstacles.braking(now)
+        collision = self.obstacles.step(now, ego, rate, tracked.get(self.supervisor.mode))
+        braking = self.obstacles.braking(now)
+        self.supervisor.on_aeb(self.obstacles.reason if braking else None)
+        self.counters['aeb_activations'] = self.obstacles.activations
+        if collision is not None and not was_braking:
+            self.get_logger().error(f'AEB: braking for {collision.describe()}')
 
     def _internal_error(self, error: Exception) -> Command:
         """Latch an emergency stop for a bug in this node; the command needs no computation."""
@@ -244,15 +314,17 @@ class SafetyNode(Node):
     def _restart_after_clock_jump(self, jump: float, now: float) -> None:
         """Forget every timed input: plans, poses and deadlines belong to another timeline."""
         reason = (f'clock jumped back {jump:.3f} s (replay restarted?): state reset, '
-                  'waiting for valid plans')
-        self.get_logger().warning(f'{self.supervisor.mode.name} -> COMFORTABLE_STOP: {reason}')
+                  'latches kept, waiting for valid plans')
         with self._lock:
-            self.supervisor = Supervisor(self.config.supervisor, now, reason)
+            previous = self.supervisor.mode
+            self.supervisor.restart_timeline(now, reason)
             self.history = PoseHistory(self.history.length)
             self._valid_plan = self._selected = None
+            self.obstacles.forget()
             if self._route is not None:  # same odom geometry; its age restarts with the clock
                 self.supervisor.on_route(now)
             self.counters['clock_jumps'] += 1
+        self.get_logger().warning(f'{previous.name} -> {self.supervisor.mode.name}: {reason}')
 
     def _fallback(self, ego, now: float) -> Union[Trajectory, str]:
         if self._route is None:
@@ -278,6 +350,9 @@ class SafetyNode(Node):
         if trajectory is not None and ego is not None:
             self._selected = trajectory
             return self.tracker.track(trajectory, ego, now, self._period)
+        if mode == Mode.EMERGENCY_STOP and self.obstacles.braking(now):
+            return self.tracker.stop(self.config.aeb.deceleration, self.config.aeb.jerk,
+                                     self._period, ego, self._selected)
         if mode == Mode.EMERGENCY_STOP:
             return self.tracker.stop(stop.emergency_deceleration, stop.emergency_jerk,
                                      self._period, ego, self._selected)

@@ -22,7 +22,7 @@ from autovla_safety.config import SupervisorConfig
 from autovla_safety.validator import Fault
 
 # Faults that send any mode straight to EMERGENCY_STOP.
-EMERGENCY_FAULTS = ('external_estop', 'internal_error', 'odometry_timeout')
+EMERGENCY_FAULTS = ('external_estop', 'internal_error', 'odometry_timeout', 'aeb_braking')
 
 
 class Mode(IntEnum):
@@ -51,7 +51,20 @@ class Supervisor:
     def __init__(self, cfg: SupervisorConfig, now: float,
                  reason: str = 'start-up: waiting for valid plans'):
         self.cfg = cfg
-        self.mode = Mode.COMFORTABLE_STOP
+        self.estop_latched = False
+        self._estop_asserted = False
+        self._internal_error: Optional[str] = None
+        self.restart_timeline(now, reason)
+
+    def restart_timeline(self, now: float, reason: str) -> None:
+        """Forget every timed input (the clock jumped back); keep the latches.
+
+        Heartbeats, plans, the route stamp and the recovery count belong to the old
+        timeline. The e-stop and internal-error latches do not depend on time: only
+        ``reset_estop`` releases them, so a latched supervisor restarts in EMERGENCY_STOP.
+        """
+        latched = self.estop_latched or self._internal_error is not None
+        self.mode = Mode.EMERGENCY_STOP if latched else Mode.COMFORTABLE_STOP
         self.since = now
         self.reason = reason
         self.faults: List[Fault] = []
@@ -65,9 +78,7 @@ class Supervisor:
         self._last_odometry_time: Optional[float] = None
         self._route_stamp: Optional[float] = None
         self._route_problem = 'no route received'
-        self.estop_latched = False
-        self._estop_asserted = False
-        self._internal_error: Optional[str] = None
+        self._aeb_reason: Optional[str] = None
 
     # Inputs -------------------------------------------------------------------------------
     def on_plan(self, now: float, stamp: float, faults: Sequence[Fault],
@@ -98,6 +109,10 @@ class Supervisor:
         self._estop_asserted = asserted
         if asserted:
             self.estop_latched = True
+
+    def on_aeb(self, reason: Optional[str]) -> None:
+        """AEB state of this tick: why it brakes (an emergency while set), or None."""
+        self._aeb_reason = reason
 
     def on_internal_error(self, reason: str) -> None:
         """Latch an emergency stop for a fault of the node itself (cleared like the e-stop)."""
@@ -186,6 +201,8 @@ class Supervisor:
         if self._internal_error is not None:
             faults.append(Fault('internal_error', f'{self._internal_error} (latched; '
                                 'reset_emergency_stop to clear)'))
+        if self._aeb_reason is not None:
+            faults.append(Fault('aeb_braking', self._aeb_reason))
         if self._last_odometry_time is None:
             faults.append(Fault('odometry_timeout', 'no odometry received yet'))
         elif not self.odometry_fresh(now):

@@ -11,7 +11,7 @@ import threading
 import time
 
 from autovla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
-from autovla_common.testing import NodeProcess, RosProbe, wait_until
+from autovla_common.testing import NodeProcess, RosProbe, SimClock, wait_until
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry, Path
@@ -52,9 +52,13 @@ def seconds(stamp):
 class Stack:
     """The node under test and the probe that plays planner, localisation and route."""
 
-    def __init__(self):
-        self.probe = RosProbe('safety_test_probe')
-        self.node = NodeProcess.ros_node('autovla_safety', 'safety_node', params=PARAMS)
+    def __init__(self, params=PARAMS, sim_start=None, namespace=''):
+        self.probe = RosProbe('safety_test_probe', namespace)
+        # Inputs are stamped on the node's timeline: the system clock, or /clock from here.
+        self.clock = None if sim_start is None else SimClock(self.probe, sim_start,
+                                                              RELIABLE_QOS)
+        self.node = NodeProcess.ros_node('autovla_safety', 'safety_node', params=params,
+                                         ros_args=['-r', f'__ns:=/{namespace}'])
         node = self.probe.node
         self.status = self.probe.collect(SafetyStatus, 'safety_status', RELIABLE_QOS)
         # A deep reader queue: a busy test process must not drop what it counts.
@@ -79,6 +83,14 @@ class Stack:
         assert self.reset_client.wait_for_service(timeout_sec=10), self.node.output()
         self.publish_route(200.0)
 
+    def now(self):
+        """Time message on the node's timeline."""
+        return self.probe.now() if self.clock is None else self.clock.now()
+
+    def time(self):
+        """Seconds on the node's timeline."""
+        return time.time() if self.clock is None else self.clock.seconds
+
     def close(self):
         code = self.node.stop()
         self.probe.close()
@@ -89,7 +101,7 @@ class Stack:
         if not self.odometry_on:
             return
         msg = Odometry()
-        msg.header.stamp = self.probe.now()
+        msg.header.stamp = self.now()
         msg.header.frame_id = 'odom'
         msg.child_frame_id = 'base_link'
         msg.pose.pose.orientation.w = 1.0  # standing at the origin, facing +x
@@ -102,7 +114,7 @@ class Stack:
     def publish_plan(self, confidence=0.9, nan=False):
         """Plan 10 points at 0.5 s, straight ahead at 1 m/s, stamped a little in the past."""
         msg = PlannedTrajectory()
-        stamp = Time.from_msg(self.probe.now()).nanoseconds - 50_000_000
+        stamp = Time.from_msg(self.now()).nanoseconds - 50_000_000
         msg.header.stamp = Time(nanoseconds=stamp).to_msg()
         msg.header.frame_id = 'base_link'
         msg.confidence = confidence
@@ -120,7 +132,7 @@ class Stack:
 
     def publish_route(self, length):
         msg = Path()
-        msg.header.stamp = self.probe.now()
+        msg.header.stamp = self.now()
         msg.header.frame_id = 'odom'
         for i in range(int(length) + 1 if length else 0):
             pose = PoseStamped()
@@ -169,7 +181,7 @@ class Stack:
         """Odometry on, route present, good plans flowing: back to NOMINAL."""
         self.odometry_on = True
         self.plan_confidence = 0.9
-        started = time.time()
+        started = self.time()
         status = self.wait_mode(SafetyStatus.NOMINAL, started, timeout=10)
         assert status is not None, self.node.output()[-3000:]
         return status
@@ -304,3 +316,39 @@ def test_odometry_loss_commands_emergency_stop_at_the_same_rate(stack):
     assert all(c.source == DriveCommand.SOURCE_MRM and c.hazard_lights for c in commands)
     assert math.isclose(commands[-1].acceleration, -2.5, abs_tol=1e-6)
     stack.recover()  # odometry back: N valid plans bring NOMINAL back
+
+
+def test_estop_held_across_a_clock_jump_back_until_reset():
+    """Issue 15 bug 1: e-stop, /clock 30 s back, plans flowing: EMERGENCY_STOP until reset."""
+    # Its own namespace: the module's stack (system clock) is still running.
+    stack = Stack({**PARAMS, 'use_sim_time': True}, sim_start=1000.0, namespace='latches')
+    try:
+        stack.start()
+        stack.recover()
+        stack.estop_pub.publish(Bool(data=True))
+        assert stack.wait_mode(SafetyStatus.EMERGENCY_STOP, stack.time(), timeout=2)
+        jumped_from = stack.time()
+        stack.clock.set(jumped_from - 30.0)
+        assert stack.node.wait_for_output('clock jumped back', timeout=10), stack.node.output()
+
+        def new_timeline(messages):
+            return [m for m in list(messages) if seconds(m.header.stamp) < jumped_from - 1.0]
+        # Valid plans keep coming at 5 Hz: far more than the 3 that would recover.
+        assert wait_until(lambda: len(new_timeline(stack.status)) >= 40, 20)
+        assert {s.mode for s in new_timeline(stack.status)} == {SafetyStatus.EMERGENCY_STOP}
+        commands = new_timeline(stack.commands)
+        assert commands and all(c.source == DriveCommand.SOURCE_MRM for c in commands)
+        assert 'external_estop' in {f.name for f in new_timeline(stack.status)[-1].active_faults}
+        refused = stack.reset_estop()
+        assert not refused.success and 'still asserted' in refused.message
+        stack.estop_pub.publish(Bool(data=False))
+        released = stack.time()
+        time.sleep(1.0)  # released, not reset: still latched
+        assert stack.status[-1].mode == SafetyStatus.EMERGENCY_STOP
+        reset = stack.reset_estop()
+        assert reset.success and 'e-stop reset' in reset.message, reset.message
+        assert stack.wait_mode(SafetyStatus.NOMINAL, released, timeout=5), \
+            stack.node.output()[-3000:]
+    finally:
+        code = stack.close()
+    assert code == 0, stack.node.output()

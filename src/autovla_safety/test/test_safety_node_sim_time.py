@@ -4,51 +4,26 @@ The probe publishes /clock (real-time factor 1, from t = 1000 s), then jumps it 
 replay restart would; the node must keep publishing and restart its state.
 """
 
-import threading
 import time
 
 from autovla_common.qos import RELIABLE_QOS
-from autovla_common.testing import NodeProcess, RosProbe, wait_until
+from autovla_common.testing import NodeProcess, RosProbe, SimClock, wait_until
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from rosgraph_msgs.msg import Clock
 
 from autovla_msgs.msg import DriveCommand, SafetyStatus
 
 START = 1000.0
-CLOCK_PERIOD = 0.005
 
 
 def seconds(stamp):
     return stamp.sec + stamp.nanosec * 1e-9
 
 
-class SimClock:
-    """Publishes /clock from a probe timer; ``set`` moves it (also backwards)."""
-
-    def __init__(self, probe):
-        self.now = START
-        self._lock = threading.Lock()
-        self.publisher = probe.publisher(Clock, '/clock', RELIABLE_QOS)
-        probe.node.create_timer(CLOCK_PERIOD, self._tick)
-
-    def _tick(self):
-        with self._lock:
-            self.now += CLOCK_PERIOD
-            nanoseconds = int(round(self.now * 1e9))
-        msg = Clock()
-        msg.clock.sec, msg.clock.nanosec = divmod(nanoseconds, 1_000_000_000)
-        self.publisher.publish(msg)
-
-    def set(self, value):
-        with self._lock:
-            self.now = value
-
-
 def test_sim_time_drives_stamps_rate_and_restart_after_a_jump_back():
     params = {'use_sim_time': True}
     with RosProbe('sim_time_probe') as probe, \
             NodeProcess.ros_node('autovla_safety', 'safety_node', params=params) as node:
-        clock = SimClock(probe)
+        clock = SimClock(probe, START, RELIABLE_QOS)
         commands = probe.collect(DriveCommand, 'drive_command',
                                  QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE))
         status = probe.collect(SafetyStatus, 'safety_status', RELIABLE_QOS)
@@ -58,14 +33,14 @@ def test_sim_time_drives_stamps_rate_and_restart_after_a_jump_back():
         assert START <= seconds(status[-1].header.stamp) < START + 60
         counts = []
         for _ in range(3):  # best of three 2 s windows, as in the fault-injection tests
-            begin = clock.now
-            assert wait_until(lambda: clock.now > begin + 2.2, 10)
+            begin = clock.seconds
+            assert wait_until(lambda: clock.seconds > begin + 2.2, 10)
             counts.append(sum(begin <= seconds(c.header.stamp) < begin + 2.0
                               for c in list(commands)))
             if counts[-1] >= 80:
                 break
         assert counts[-1] >= 80, counts
-        jumped_from = clock.now
+        jumped_from = clock.seconds
         clock.set(START)
         assert node.wait_for_output('clock jumped back', timeout=10), node.output()
         assert wait_until(lambda: any(seconds(c.header.stamp) < jumped_from - 1.0

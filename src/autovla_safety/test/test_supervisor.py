@@ -223,3 +223,42 @@ def test_internal_error_latches_an_emergency_until_reset(cfg):
     assert clock.supervisor.mode == Mode.EMERGENCY_STOP
     assert clock.supervisor.reset_estop(clock.now)[0]
     assert_recovers_after_three_plans(clock, Mode.EMERGENCY_STOP)
+
+
+def jump_back(clock, seconds):
+    """Move the clock back as a restarted replay does and restart the supervisor's timeline."""
+    clock.now -= seconds
+    clock.supervisor.restart_timeline(clock.now, f'clock jumped back {seconds} s')
+    clock.supervisor.on_route(clock.now)
+
+
+@pytest.mark.parametrize('latch', ['estop', 'internal_error'])
+def test_latches_survive_a_clock_jump_back_until_the_documented_reset(cfg, latch):
+    clock = Clock(cfg).nominal()
+    if latch == 'estop':
+        clock.supervisor.on_estop(True)
+    else:
+        clock.supervisor.on_internal_error('ValueError: non-finite command')
+    clock.plan()
+    assert clock.supervisor.mode == Mode.EMERGENCY_STOP
+    jump_back(clock, 30.0)
+    assert clock.supervisor.mode == Mode.EMERGENCY_STOP
+    for _ in range(50):  # valid plans on the new timeline prove nothing while latched
+        clock.plan()
+    assert clock.supervisor.mode == Mode.EMERGENCY_STOP
+    assert all(t.mode == Mode.EMERGENCY_STOP for t in clock.transitions), clock.transitions
+    if latch == 'estop':
+        ok, message = clock.supervisor.reset_estop(clock.now)
+        assert not ok and 'still asserted' in message
+        clock.supervisor.on_estop(False)
+    ok, message = clock.supervisor.reset_estop(clock.now)
+    assert ok and 'e-stop reset' in message, message
+    assert_recovers_after_three_plans(clock, Mode.EMERGENCY_STOP)
+
+
+def test_clock_jump_without_a_latch_restarts_in_comfortable_stop_and_recovers(cfg):
+    clock = Clock(cfg).nominal()
+    jump_back(clock, 30.0)
+    assert clock.supervisor.mode == Mode.COMFORTABLE_STOP
+    assert clock.supervisor.reset_estop(clock.now) == (True, 'e-stop was not latched')
+    assert_recovers_after_three_plans(clock, Mode.COMFORTABLE_STOP)

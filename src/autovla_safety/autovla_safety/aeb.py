@@ -1,0 +1,252 @@
+"""Autonomous emergency braking (AEB): an obstacle check the planner's model does not decide.
+
+ROS-free. The same check as Autoware's autonomous_emergency_braking, in this project's terms:
+
+1. Points: the newest obstacle cloud (from a lidar or radar driver, or the scenario
+   generator), kept in the odometry frame so it stays where it was seen while the car moves
+   between clouds. Points below ``min_height`` (ground) or above ``max_height`` (passing
+   over the car) are dropped.
+2. Paths: the ego footprint (``ego_length`` x ``ego_width`` plus ``lateral_margin`` a side,
+   ``rear_overhang`` behind base_link) swept every ``path_step`` metres along (a) the path
+   the node is about to track and (b) the ego's current motion: constant speed and yaw
+   rate from odometry, the "IMU path" of Autoware.
+3. Collision: the first footprint along a path that contains a point; its arc length is
+   the distance left to the obstacle.
+4. Obstacle speed: the point's displacement since the previous cloud (nearest previous
+   point, projected on the path heading). A nearest neighbour can only underestimate a
+   displacement, so the estimate errs towards braking; oncoming or implausible motion
+   counts as standing still.
+5. Imminent when the distance is shorter than the RSS stopping distance
+   ``v * reaction_time + v^2 / (2 deceleration) - v_obstacle^2 / (2 obstacle_deceleration)
+   + longitudinal_margin``. Then the node brakes at ``deceleration`` (an emergency stop)
+   and keeps braking ``hold`` seconds after the last imminent collision, whatever the
+   planner says. A plan whose own path is imminent at the speed it asks for is rejected.
+Paths are only swept as far as the stopping distance with a standing obstacle: nothing
+farther can be imminent, which keeps the check short (milliseconds) at control rate.
+"""
+
+from dataclasses import dataclass
+import math
+from typing import Optional, Tuple
+
+import numpy as np
+
+from autovla_safety.config import AebConfig
+from autovla_safety.trajectory import EgoState, project_on_polyline, Trajectory
+
+
+@dataclass(frozen=True)
+class Collision:
+    """The first obstacle point a swept footprint meets, and whether braking is due."""
+
+    path: str                 # 'motion' or 'tracked path' / 'plan'
+    distance: float           # m the ego travels along the path before touching it
+    speed: float              # ego speed assumed (m/s)
+    obstacle_speed: float     # along the path, >= 0 (m/s)
+    stopping_distance: float  # RSS distance needed (m)
+
+    @property
+    def imminent(self) -> bool:
+        """Whether the ego cannot stop short of the obstacle unless it brakes now."""
+        return self.distance < self.stopping_distance
+
+    @property
+    def time_to_collision(self) -> float:
+        """Seconds until contact at the current speeds (inf when not closing in)."""
+        closing = self.speed - self.obstacle_speed
+        return self.distance / closing if closing > 1e-3 else math.inf
+
+    def describe(self) -> str:
+        """One line for logs and the fault reason."""
+        return (f'{self.path}: obstacle {self.distance:.1f} m ahead (moving '
+                f'{self.obstacle_speed:.1f} m/s), stopping from {self.speed:.1f} m/s needs '
+                f'{self.stopping_distance:.1f} m, time to collision '
+                f'{self.time_to_collision:.1f} s')
+
+
+def stopping_distance(cfg: AebConfig, speed: float, obstacle_speed: float = 0.0) -> float:
+    """RSS longitudinal distance (m) to stop behind an obstacle that brakes too."""
+    speed = max(speed, 0.0)
+    return (speed * cfg.reaction_time + speed * speed / (2.0 * cfg.deceleration)
+            - obstacle_speed ** 2 / (2.0 * cfg.obstacle_deceleration) + cfg.longitudinal_margin)
+
+
+def motion_path(speed: float, yaw_rate: float, length: float, step: float) -> np.ndarray:
+    """(M, 4) poses x, y, yaw, s in base_link along the arc of constant speed and yaw rate."""
+    s = np.arange(0.0, length + step, step)
+    curvature = yaw_rate / speed if abs(speed) > 1e-3 else 0.0
+    yaw = curvature * s
+    if abs(curvature) < 1e-6:
+        x, y = s, np.zeros_like(s)
+    else:
+        x, y = np.sin(yaw) / curvature, (1.0 - np.cos(yaw)) / curvature
+    return np.column_stack([x, y, yaw, s])
+
+
+def trajectory_path(trajectory: Trajectory, ego: EgoState, length: float,
+                    step: float) -> Tuple[np.ndarray, float]:
+    """Poses (M, 4) in base_link from the ego's projection onwards, and the top speed on them.
+
+    The path ends where the trajectory ends or after ``length`` metres.
+    """
+    index, fraction, _ = project_on_polyline(trajectory.x, trajectory.y, ego.x, ego.y)
+    start = trajectory.s[index] + fraction * (trajectory.s[min(index + 1, len(trajectory.s) - 1)]
+                                              - trajectory.s[index])
+    end = min(float(trajectory.s[-1]), start + length)
+    s = np.append(np.arange(start, end, step), end)
+    x, y = np.interp(s, trajectory.s, trajectory.x), np.interp(s, trajectory.s, trajectory.y)
+    if len(s) > 1:
+        heading = np.unwrap(np.arctan2(np.gradient(y), np.gradient(x)))
+        heading[np.hypot(np.gradient(x), np.gradient(y)) < 1e-6] = ego.yaw
+    else:
+        heading = np.array([ego.yaw])
+    cos, sin = math.cos(ego.yaw), math.sin(ego.yaw)
+    dx, dy = x - ego.x, y - ego.y
+    poses = np.column_stack([cos * dx + sin * dy, -sin * dx + cos * dy, heading - ego.yaw,
+                             s - start])
+    top_speed = float(np.max(np.interp(s, trajectory.s, trajectory.v)))
+    return poses, top_speed
+
+
+def first_contact(poses: np.ndarray, points: np.ndarray,
+                  cfg: AebConfig) -> Optional[Tuple[float, int]]:
+    """(arc length, point index) of the first footprint along ``poses`` holding a point.
+
+    ``points`` (N, 2) and ``poses`` are in base_link. Footprints are tried in path order
+    and the search stops at the first hit, so memory stays O(N) whatever the cloud size.
+    """
+    if not len(points) or not len(poses):
+        return None
+    front = cfg.ego_length - cfg.rear_overhang
+    half_width = cfg.ego_width / 2.0 + cfg.lateral_margin
+    reach = math.hypot(max(front, cfg.rear_overhang), half_width)
+    candidates = np.flatnonzero(np.hypot(points[:, 0], points[:, 1])
+                                <= float(np.max(poses[:, 3])) + reach)
+    px, py = points[candidates, 0], points[candidates, 1]
+    for x, y, yaw, s in poses:
+        cos, sin = math.cos(yaw), math.sin(yaw)
+        along = cos * (px - x) + sin * (py - y)
+        across = -sin * (px - x) + cos * (py - y)
+        inside = np.flatnonzero((along >= -cfg.rear_overhang) & (along <= front)
+                                & (np.abs(across) <= half_width))
+        if len(inside):
+            # Of the points inside, the one farthest back along the path touches first.
+            return float(s), int(candidates[inside[np.argmin(along[inside])]])
+    return None
+
+
+class ObstacleMonitor:
+    """The latest cloud, the obstacle speed estimate and the brake hold; one per node."""
+
+    def __init__(self, cfg: AebConfig):
+        self.cfg = cfg
+        self.cloud_stamp: Optional[float] = None
+        self._points = np.zeros((0, 2))            # odometry frame
+        self._previous = np.zeros((0, 2))
+        self._previous_stamp: Optional[float] = None
+        self._brake_until = -math.inf
+        self.reason = ''
+        self.activations = 0
+
+    def on_cloud(self, stamp: float, xyz: np.ndarray, pose: Optional[EgoState]) -> int:
+        """Store a validated cloud; return how many points were kept.
+
+        ``xyz`` is in base_link with the ego ``pose`` at the cloud's stamp, or already in
+        the odometry frame when ``pose`` is None.
+        """
+        keep = (xyz[:, 2] >= self.cfg.min_height) & (xyz[:, 2] <= self.cfg.max_height)
+        xy = xyz[keep, :2]
+        if pose is not None:
+            cos, sin = math.cos(pose.yaw), math.sin(pose.yaw)
+            xy = np.column_stack([pose.x + cos * xy[:, 0] - sin * xy[:, 1],
+                                  pose.y + sin * xy[:, 0] + cos * xy[:, 1]])
+        if self.cloud_stamp is not None and stamp > self.cloud_stamp:
+            self._previous, self._previous_stamp = self._points, self.cloud_stamp
+        self._points, self.cloud_stamp = xy, stamp
+        return len(xy)
+
+    def forget(self) -> None:
+        """Drop every cloud (the clock jumped: they belong to another timeline)."""
+        self.__init__(self.cfg)
+
+    def fresh(self, now: float) -> bool:
+        """Whether the newest cloud is recent enough to judge by."""
+        return (self.cloud_stamp is not None
+                and -self.cfg.cloud_timeout <= now - self.cloud_stamp <= self.cfg.cloud_timeout)
+
+    def braking(self, now: float) -> bool:
+        """Whether an imminent collision (or its hold) asks for the AEB brake now."""
+        return now <= self._brake_until
+
+    def _points_in(self, ego: EgoState) -> np.ndarray:
+        cos, sin = math.cos(ego.yaw), math.sin(ego.yaw)
+        dx, dy = self._points[:, 0] - ego.x, self._points[:, 1] - ego.y
+        return np.column_stack([cos * dx + sin * dy, -sin * dx + cos * dy])
+
+    def _obstacle_speed(self, point: np.ndarray, heading: float) -> float:
+        """Speed along ``heading`` of the odometry-frame ``point`` since the previous cloud."""
+        if self._previous_stamp is None or not len(self._previous):
+            return 0.0
+        dt = self.cloud_stamp - self._previous_stamp
+        offsets = point - self._previous
+        nearest = offsets[np.argmin(np.hypot(offsets[:, 0], offsets[:, 1]))]
+        if dt <= 0.0 or math.hypot(*nearest) > self.cfg.max_obstacle_speed * dt:
+            return 0.0
+        return max(0.0, float(nearest[0] * math.cos(heading) + nearest[1] * math.sin(heading))
+                   / dt)
+
+    def _check(self, name: str, poses: np.ndarray, speed: float,
+               ego: EgoState) -> Optional[Collision]:
+        contact = first_contact(poses, self._points_in(ego), self.cfg)
+        if contact is None:
+            return None
+        distance, index = contact
+        pose = poses[min(int(np.searchsorted(poses[:, 3], distance)), len(poses) - 1)]
+        obstacle_speed = self._obstacle_speed(self._points[index], ego.yaw + pose[2])
+        return Collision(name, distance, speed, obstacle_speed,
+                         stopping_distance(self.cfg, speed, obstacle_speed))
+
+    def check_motion(self, ego: EgoState, yaw_rate: float) -> Optional[Collision]:
+        """First collision along the ego's current motion (None below ``min_speed``)."""
+        if ego.speed < self.cfg.min_speed:
+            return None
+        length = stopping_distance(self.cfg, ego.speed) + self.cfg.path_step
+        return self._check('current motion', motion_path(ego.speed, yaw_rate, length,
+                                                         self.cfg.path_step), ego.speed, ego)
+
+    def check_trajectory(self, name: str, trajectory: Trajectory,
+                         ego: EgoState) -> Optional[Collision]:
+        """First collision along ``trajectory`` at the top speed it asks for (or the ego's)."""
+        probe = max(ego.speed, float(np.max(trajectory.v)))
+        poses, top_speed = trajectory_path(trajectory, ego,
+                                           stopping_distance(self.cfg, probe) + self.cfg.path_step,
+                                           self.cfg.path_step)
+        speed = max(ego.speed, top_speed)
+        if speed < self.cfg.min_speed:
+            return None
+        return self._check(name, poses, speed, ego)
+
+    def step(self, now: float, ego: Optional[EgoState], yaw_rate: float,
+             tracked: Optional[Trajectory]) -> Optional[Collision]:
+        """Check both paths at control rate; an imminent collision starts or extends the hold.
+
+        Returns the imminent collision found this tick (None if none or no fresh cloud).
+        """
+        if ego is None or not self.fresh(now):
+            return None
+        for collision in (self.check_motion(ego, yaw_rate),
+                          tracked and self.check_trajectory('tracked path', tracked, ego)):
+            if collision is not None and collision.imminent:
+                self.activations += not self.braking(now)
+                self._brake_until = now + self.cfg.hold
+                self.reason = collision.describe()
+                return collision
+        return None
+
+
+def yaw_rate(latest: EgoState, earlier: Optional[EgoState]) -> float:
+    """Yaw rate (rad/s) between two odometry poses (0 without a usable earlier one)."""
+    if earlier is None or latest.stamp - earlier.stamp <= 1e-3:
+        return 0.0
+    change = math.atan2(math.sin(latest.yaw - earlier.yaw), math.cos(latest.yaw - earlier.yaw))
+    return change / (latest.stamp - earlier.stamp)
