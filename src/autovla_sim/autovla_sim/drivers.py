@@ -5,7 +5,7 @@
   with pure pursuit along the route.
 - ``RouteFollower``: the rule-based controller alone: the safety node's route-following
   trajectory and tracker (no model, no perception), at the road's speed (the scenario's
-  cruise speed stands for the map's speed limit), plus the safety node's AEB when given.
+  cruise speed stands for the map's speed limit), plus the safety node's AEB.
 - ``PlanFollower``: the model alone: the newest plan tracked by the safety node's tracker
   with no validation and no ladder (measurement only: nothing checks the plan).
 All three return the control part of a DriveCommand (``autovla_safety.controller.Command``).
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from autovla_common.params import load_defaults
+from autovla_safety.aeb import ObstacleMonitor
 from autovla_safety.config import SafetyConfig
 from autovla_safety.controller import Command, route_trajectory, Tracker
 from autovla_safety.trajectory import EgoState, Plan, plan_to_odom, Trajectory
@@ -28,6 +29,7 @@ from autovla_scenarios.world import (
 )
 import numpy as np
 
+from autovla_scenarios import obstacles
 from autovla_sim.vehicle import VehicleState
 
 
@@ -84,19 +86,31 @@ class ExpertDriver:
 
 
 class RouteFollower:
-    """The safety node's route following at the road speed, with an optional AEB."""
+    """The safety node's route following at the road speed, with the safety node's AEB.
 
-    def __init__(self, scenario: Scenario, config: SafetyConfig, aeb=None):
+    The AEB (``autovla_safety.aeb.ObstacleMonitor``, the node's own check) sees the obstacle
+    cloud the simulator publishes, made the same way (``autovla_scenarios.obstacles``) at the
+    same rate, and brakes at ``aeb.deceleration`` with its hold, as the node does.
+    """
+
+    def __init__(self, scenario: Scenario, config: SafetyConfig, aeb: bool = True):
         self.config = config
         self.fallback = replace(config.fallback, speed_cap=min(scenario.cruise_speed,
                                                                 config.vehicle.speed_limit),
                                 max_lateral_acceleration=config.vehicle.max_lateral_acceleration)
         self.route = scenario.route.xy
         self.tracker = Tracker(config.vehicle, config.controller)
-        self.aeb = aeb
+        self.monitor = ObstacleMonitor(config.aeb) if aeb and config.aeb.enabled else None
+        self.aeb_activations = 0
+
+    def observe(self, t: float, pose, boxes) -> None:
+        """Take the obstacle cloud of ``boxes`` (x, y, yaw, l, w, h) seen from ``pose``."""
+        if self.monitor is not None:
+            points = obstacles.obstacle_points(boxes, pose)
+            self.monitor.on_cloud(t, points, EgoState(t, *pose, 0.0))
 
     def command(self, t: float, state: VehicleState, dt: float) -> Command:
-        """Track the route trajectory from here (stop when the route cannot be followed)."""
+        """Track the route trajectory from here; the AEB brake overrides it."""
         ego = ego_state(t, state)
         trajectory = route_trajectory(self.route, ego, t, self.config.vehicle, self.fallback,
                                       self.config.stop.comfortable_deceleration)
@@ -104,9 +118,12 @@ class RouteFollower:
         if isinstance(trajectory, str):
             return self.tracker.stop(stop.comfortable_deceleration, stop.comfortable_jerk, dt,
                                      None, None)
-        if self.aeb is not None and self.aeb(t, state, trajectory):
-            return self.tracker.stop(stop.emergency_deceleration, stop.emergency_jerk, dt,
-                                     ego, trajectory)
+        if self.monitor is not None:
+            self.monitor.step(t, ego, state.yaw_rate, trajectory)
+            self.aeb_activations = self.monitor.activations
+            if self.monitor.braking(t):
+                aeb = self.config.aeb
+                return self.tracker.stop(aeb.deceleration, aeb.jerk, dt, ego, trajectory)
         return self.tracker.track(trajectory, ego, t, dt)
 
 

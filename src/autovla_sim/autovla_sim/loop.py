@@ -155,5 +155,7 @@ class DriverLink:
         return True
 
     def control(self, sim: ClosedLoopSim) -> ControlInput:
-        """Return the driver's command for this tick."""
+        """Return the driver's command for this tick (a sensing driver sees the cloud first)."""
+        if hasattr(self.driver, 'observe') and sim.index % sim.cloud_steps == 0:
+            self.driver.observe(sim.time, sim.pose(), sim.obstacle_boxes())
         return self.driver.command(sim.time, sim.ego, sim.config.control_dt), self.source, ''

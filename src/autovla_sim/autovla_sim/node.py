@@ -56,7 +56,6 @@ SOURCES = {DriveCommand.SOURCE_VLA: 'vla', DriveCommand.SOURCE_FALLBACK: 'fallba
 # context cameras before the anchor, an answer before the tick that tracks it.
 STATE_SETTLE_S = 0.002
 FRAME_SETTLE_S = 0.05
-CLOUD_RATE_HZ = 10.0   # as the scenario bags carry it: a lidar's rate
 COMMAND_LOOKAHEAD_S = 3.0
 COMMAND_LATERAL_M = 2.0
 STACK_INPUTS = (TOPIC_ODOMETRY, TOPIC_ROUTE)
@@ -85,7 +84,6 @@ class RosLink:
         self.follower, self.anchor = follower, anchor
         self.jpeg_quality, self.command_timeout = jpeg_quality, command_timeout
         self.start_ns = START_STAMP_NS
-        self.cloud_steps = max(1, int(round(1.0 / (CLOUD_RATE_HZ * sim.config.control_dt))))
         self.command_wait_s = 0.0     # wall s spent waiting for the stack's commands
         self._lock = threading.Condition()
         self._answered = -1.0          # newest plan stamp (s of simulated time)
@@ -151,15 +149,13 @@ class RosLink:
 
     # -- Link -----------------------------------------------------------------------------
     def publish_state(self, sim: ClosedLoopSim) -> None:
-        """Odometry every tick, the obstacle cloud at ``CLOUD_RATE_HZ``, stamped ``sim.time``."""
+        """Odometry every tick, the obstacle cloud every ``sim.cloud_steps``, at ``sim.time``."""
         stamp, ego = self.stamp_ns(sim.time), sim.ego
         self.odometry.publish(_cdr(messages.odometry(stamp, ego.x, ego.y, ego.yaw, ego.speed,
                                                      ego.yaw_rate)))
-        if sim.index % self.cloud_steps:
+        if sim.index % sim.cloud_steps:
             return
-        boxes = [(b.x, b.y, b.yaw, b.length, b.width, agent.size[2])
-                 for b, agent in zip(sim.agent_boxes(), sim.scenario.agents)]
-        points = obstacles.obstacle_points(boxes, sim.pose())
+        points = obstacles.obstacle_points(sim.obstacle_boxes(), sim.pose())
         self.cloud.publish(_cdr(obstacles.point_cloud(stamp, points)))
 
     def publish_frame(self, sim: ClosedLoopSim, images: Dict[str, object]) -> None:

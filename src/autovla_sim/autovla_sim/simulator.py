@@ -18,6 +18,7 @@ from autovla_sim.traffic import AgentBox, Traffic
 from autovla_sim.vehicle import VehicleModel, VehicleState
 
 SOURCE_EXPERT = 'expert'   # the scripted expert (before hand-over, or the expert baseline)
+CLOUD_RATE_HZ = 10.0       # obstacle clouds per second, as the scenario bags carry them
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,16 @@ class ClosedLoopSim:
     def agent_boxes(self) -> List[AgentBox]:
         """Every other road user now."""
         return self.traffic.boxes(self.time)
+
+    @property
+    def cloud_steps(self) -> int:
+        """Control steps between two obstacle clouds (a range sensor's ``CLOUD_RATE_HZ``)."""
+        return max(1, int(round(1.0 / (CLOUD_RATE_HZ * self.config.control_dt))))
+
+    def obstacle_boxes(self) -> List[Tuple[float, ...]]:
+        """Every road user as (x, y, yaw, length, width, height), for the obstacle cloud."""
+        return [(b.x, b.y, b.yaw, b.length, b.width, agent.size[2])
+                for b, agent in zip(self.agent_boxes(), self.scenario.agents)]
 
     def step(self, command: Optional[Command], source: str, mode: str = '') -> None:
         """Record the current state, then advance one control period.
