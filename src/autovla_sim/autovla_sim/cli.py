@@ -152,6 +152,7 @@ def run_one(name: str, seed: int, baseline: str, args: argparse.Namespace, rig_f
         'timing_s': {'render': stats.render_s, 'stack': stats.stack_s, 'sim': stats.sim_s,
                      'scoring': scoring_s},
         'frames': stats.frames, 'answered': stats.answered, 'timeouts': stats.timeouts,
+        'answer_wall_s': stats.answer_latency_s, 'answer_sim_delay_s': stats.answer_sim_delay_s,
         'plans': plans,
         'trajectory': [[round(v, 4) for v in row] for row in sim.rollout.ego_array()[::5]],
     })

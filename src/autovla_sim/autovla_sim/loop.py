@@ -17,7 +17,7 @@ Wall time per part (render, stack, scoring) is accounted for the benchmark.
 
 from dataclasses import dataclass, field
 import time
-from typing import Callable, Dict, Optional, Protocol, Tuple
+from typing import Callable, Dict, List, Optional, Protocol, Tuple
 
 from autovla_safety.controller import Command
 
@@ -40,6 +40,9 @@ class Link(Protocol):
 
     def wait_answer(self, stamp: float, timeout: float) -> bool:
         """Wait until ``answered(stamp)`` or ``timeout`` wall seconds; return it."""
+
+    def new_answers(self) -> List[float]:
+        """Stamps (s) of the answers that arrived since the last call."""
 
     def control(self, sim: ClosedLoopSim) -> ControlInput:
         """Advance the clock to ``sim.time`` and return the command in force."""
@@ -72,6 +75,7 @@ class LoopStats:
     answered: int = 0
     timeouts: int = 0
     answer_latency_s: list = field(default_factory=list)   # wall s, frame -> plan
+    answer_sim_delay_s: list = field(default_factory=list)  # simulated s, frame -> plan
 
 
 def run(sim: ClosedLoopSim, link: Link, render: Optional[Callable[[ClosedLoopSim], Dict]],
@@ -80,7 +84,7 @@ def run(sim: ClosedLoopSim, link: Link, render: Optional[Callable[[ClosedLoopSim
     """Drive ``sim`` to its end through ``link``; ``render`` None = no cameras."""
     config.validate()
     stats = LoopStats()
-    pending: Optional[Tuple[float, float]] = None      # (frame stamp, wall time published)
+    pending: List[Tuple[float, float]] = []     # (frame stamp, wall time published)
     while not sim.done:
         started = time.monotonic()
         link.publish_state(sim)
@@ -95,10 +99,10 @@ def run(sim: ClosedLoopSim, link: Link, render: Optional[Callable[[ClosedLoopSim
             stats.frames += 1
             if sim.handed_over:
                 if config.latency_aware:
-                    pending = (sim.time, time.monotonic())
+                    pending.append((sim.time, time.monotonic()))
                 else:
                     _count(stats, link.wait_answer(sim.time, config.frame_timeout), started)
-        if pending is not None:
+        if pending:
             pending = _pace(sim, link, pending, config, stats)
         command, source, mode = link.control(sim)
         stepped = time.monotonic()
@@ -116,21 +120,32 @@ def _count(stats: LoopStats, answered: bool, since: float) -> None:
         stats.timeouts += 1
 
 
-def _pace(sim: ClosedLoopSim, link: Link, pending: Tuple[float, float], config: LoopConfig,
-          stats: LoopStats) -> Optional[Tuple[float, float]]:
-    """Hold simulated time to the planner's wall time x speed factor while it thinks."""
-    stamp, published = pending
-    allowed = sim.time + sim.config.control_dt - stamp
-    while not link.answered(stamp):
+def _pace(sim: ClosedLoopSim, link: Link, pending: List[Tuple[float, float]],
+          config: LoopConfig, stats: LoopStats) -> List[Tuple[float, float]]:
+    """Hold simulated time to the planner's wall time x speed factor while it thinks.
+
+    ``pending``: (frame stamp, wall time published) of unanswered frames, oldest first. An
+    answer resolves its frame and every older one (the planner skips superseded frames).
+    """
+    while pending:
+        for stamp in link.new_answers():
+            for frame, published in pending:
+                if abs(frame - stamp) < 1e-6:
+                    _count(stats, True, published)
+                    stats.answer_sim_delay_s.append(sim.time - stamp)
+            pending = [entry for entry in pending if entry[0] > stamp + 1e-6]
+        if not pending:
+            break
+        stamp, published = pending[0]
         waited = time.monotonic() - published
-        if waited * config.speed_factor >= allowed:
-            return pending
+        if waited * config.speed_factor >= sim.time + sim.config.control_dt - stamp:
+            break
         if waited > config.frame_timeout:
             stats.timeouts += 1
-            return None
-        link.wait_answer(stamp, min(0.005, allowed / config.speed_factor - waited))
-    _count(stats, True, published)
-    return None
+            pending = pending[1:]
+            continue
+        link.wait_answer(pending[-1][0], 0.005)
+    return pending
 
 
 class DriverLink:
@@ -153,6 +168,10 @@ class DriverLink:
     def wait_answer(self, stamp: float, timeout: float) -> bool:
         """In-process drivers answer at once."""
         return True
+
+    def new_answers(self) -> List[float]:
+        """In-process drivers have no planner answers to pace."""
+        return []
 
     def control(self, sim: ClosedLoopSim) -> ControlInput:
         """Return the driver's command for this tick (a sensing driver sees the cloud first)."""

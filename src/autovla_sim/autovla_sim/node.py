@@ -90,6 +90,7 @@ class RosLink:
         self._command: Optional[DriveCommand] = None
         self._mode = ''
         self._plans: List[PlannedTrajectory] = []
+        self._new_answers: List[float] = []
         self._poses: Dict[int, VehicleState] = {}     # frame step -> car state then
         self.plans: List[PlannedTrajectory] = []       # every answer, for the report
         self.clock = node.create_publisher(Clock, '/clock', 10)
@@ -192,6 +193,12 @@ class RosLink:
             time.sleep(FRAME_SETTLE_S)
         return answered
 
+    def new_answers(self) -> List[float]:
+        """Stamps (s) of the plans that arrived since the last call."""
+        with self._lock:
+            answers, self._new_answers = self._new_answers, []
+        return answers
+
     def control(self, sim: ClosedLoopSim) -> ControlInput:
         """Publish /clock at ``sim.time``; return the stack's command for it (or the model's)."""
         self._take_plans(sim)
@@ -227,6 +234,7 @@ class RosLink:
         with self._lock:
             self._plans.append(msg)
             self.plans.append(msg)
+            self._new_answers.append(self.sim_time(msg.header.stamp))
             self._answered = max(self._answered, self.sim_time(msg.header.stamp))
             self._lock.notify_all()
 
