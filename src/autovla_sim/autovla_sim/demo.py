@@ -77,6 +77,7 @@ class StripRecorder:
 
 def run_section(out_dir: Path, seed: int = 0, device: str = 'auto', model_path: str = '',
                 stack_scenarios: Sequence[str] = STACK_SCENARIOS,
+                types: Sequence[str] = tuple(CATALOGUE),
                 log: Callable[[str], None] = print) -> Dict[str, object]:
     """Run the closed-loop section into ``out_dir``; return {'table': markdown, 'html': path}."""
     out_dir = Path(out_dir)
@@ -88,9 +89,9 @@ def run_section(out_dir: Path, seed: int = 0, device: str = 'auto', model_path: 
     write_rig(rig_file, args.width, args.height)
     results, strips = [], {}
     for baseline in ('expert', 'rule'):
-        for name in CATALOGUE:
+        for name in types:
             results.append(run_one(name, seed, baseline, args, rig_file, out_dir))
-    log(f'closed loop: expert and rule-based on {len(CATALOGUE)} types done')
+    log(f'closed loop: expert and rule-based on {len(types)} types done')
     for name in stack_scenarios:
         recorder = StripRecorder(name)
         result = run_one(name, seed, 'stack', args, rig_file, out_dir, recorder)
