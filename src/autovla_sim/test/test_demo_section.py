@@ -5,14 +5,14 @@ from types import SimpleNamespace
 from autovla_common.rig import load_rig
 from autovla_scenarios.catalogue import make_scenario
 from autovla_scenarios.generator import default_rig_path
-import cv2
-import numpy as np
-
-from autovla_sim import demo
 from autovla_sim.cli import Scene
 from autovla_sim.drivers import load_safety_config
 from autovla_sim.simulator import ClosedLoopSim
 from autovla_sim.vehicle import VehicleModel
+import cv2
+import numpy as np
+
+from autovla_sim import demo
 
 
 def test_section_without_stack_runs_has_every_type_in_its_table(tmp_path):
