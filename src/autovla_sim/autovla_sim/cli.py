@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help='wall s to wait for the planner to answer a frame (lock-step)')
     parser.add_argument('--model-path', default='', help='planner model (empty = bundled)')
     parser.add_argument('--device', default='auto', choices=('auto', 'cuda', 'cpu'))
+    parser.add_argument('--from-results', nargs='+', default=[], metavar='RESULTS_JSON',
+                        help="run nothing: print the table of earlier runs' results.json files")
     parser.add_argument('--domain-id', type=int, default=None,
                         help='ROS_DOMAIN_ID (default: the exported one, else 1 + pid %% 100)')
     return parser
@@ -217,6 +219,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if unknown:
         print(f'closed_loop: unknown baseline or scenario: {", ".join(unknown)}', file=sys.stderr)
         return 2
+    if args.from_results:
+        results = [row for path in args.from_results
+                   for row in json.loads(Path(path).read_text(encoding='utf-8'))]
+        print(baseline_table(results), flush=True)
+        return 0
     seeds = [int(s) for s in args.seeds.split(',') if s]
     if args.domain_id is not None:
         os.environ['ROS_DOMAIN_ID'] = str(args.domain_id)
