@@ -242,8 +242,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 say(f'{baseline:6s} {name}/{seed}: PDMS {result["pdms"]:.2f}, DS '
                     f'{result["driving_score"]:.0f}, at-fault collisions '
                     f'{result["at_fault_collisions"]}, {result["wall_s"]:.1f} s wall')
-    (out / 'results.json').write_text(json.dumps(results, indent=1, default=float) + '\n',
-                                      encoding='utf-8')
+                # After every run: a long batch interrupted keeps what it has done.
+                (out / 'results.json').write_text(
+                    json.dumps(results, indent=1, default=float) + '\n', encoding='utf-8')
     table = baseline_table(results)
     (out / 'table.md').write_text(table + '\n', encoding='utf-8')
     print(table, flush=True)
