@@ -5,6 +5,9 @@
    process, simulated time, namespace /autovla) on a DDS domain of its own.
 3. Replays every scenario in deterministic lock-step and records the stack's outputs.
 4. Stops the stack, writes ``report.html`` + ``summary.json`` and prints the summary.
+5. Closed loop (``autovla_sim.demo``): expert and rule-based on every catalogue type, the
+   full stack on a few, score table and frame strips in ``closed_loop/closed_loop.html``
+   (linked from the report).
 """
 
 import argparse
@@ -19,6 +22,7 @@ from typing import Optional, Sequence
 from autovla_common.domain import isolate_ros_domain
 from autovla_common.topic_map import default_topic_map
 from autovla_scenarios.generator import generate_set, TOPIC_AGENTS
+from autovla_sim.demo import run_section, STACK_SCENARIOS
 
 from autovla_replay.pipeline import LockstepConfig
 from autovla_replay.regression import (
@@ -55,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--device', default='auto', choices=('auto', 'cuda', 'cpu'))
     parser.add_argument('--frame-timeout', type=float, default=60.0,
                         help='s to wait for the stack to answer one frame')
+    parser.add_argument('--closed-loop', default=','.join(STACK_SCENARIOS),
+                        help='types the full stack drives in closed loop (empty = skip the '
+                        'closed-loop section; expert and rule-based drive every type)')
     parser.add_argument('--domain-id', type=int, default=None,
                         help='ROS_DOMAIN_ID for the demo (default: an exported ROS_DOMAIN_ID, '
                              'else a free one of 1..100 with no DDS participant on it)')
@@ -101,6 +108,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     summary = write_report([(job.name, job.bag) for job in jobs], run_dir, out / 'report.html',
                            topic_map, note=note)
     print(summary_text(summary), flush=True)
+    if args.closed_loop:
+        closed = run_section(out / 'closed_loop', device=args.device, model_path=args.model_path,
+                             stack_scenarios=args.closed_loop.split(','), log=say)
+        print(closed['table'], flush=True)
+        report = out / 'report.html'
+        report.write_text(report.read_text(encoding='utf-8').replace(
+            '</body>', '<h2><a href="closed_loop/closed_loop.html">Closed loop: baselines and '
+            'frame strips</a></h2></body>'), encoding='utf-8')
     say(f'report: {out / "report.html"}   summary: {out / "summary.json"}   '
         f'({time.monotonic() - started:.0f} s)')
     planless = [name for name, result in results.items() if not result.get('plans')]

@@ -5,7 +5,7 @@ import sys
 import time
 from typing import Optional, Sequence
 
-from autovla_scenarios.catalogue import CATALOGUE
+from autovla_scenarios.catalogue import CATALOGUE, DEFAULT_SET
 from autovla_scenarios.generator import generate_set, GenerationConfig
 
 
@@ -18,8 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
                     'rosbag2 per scenario (cameras, CameraInfo, odometry, route, driving '
                     'command, ground truth) plus index.json into --out.')
     parser.add_argument('--out', required=True, help='output directory (created)')
-    parser.add_argument('--scenarios', default=','.join(CATALOGUE),
-                        help=f'comma-separated subset of: {", ".join(CATALOGUE)} (default all)')
+    parser.add_argument('--scenarios', default=','.join(DEFAULT_SET),
+                        help=f'comma-separated subset of: {", ".join(CATALOGUE)} '
+                        '(default: the original seven)')
     parser.add_argument('--seed', type=int, default=defaults.seed)
     parser.add_argument('--storage', choices=('mcap', 'sqlite3'), default=defaults.storage)
     parser.add_argument('--width', type=int, default=defaults.width, help='render width, px')

@@ -27,9 +27,9 @@ import numpy as np
 from rosbags.rosbag2 import Writer
 
 from autovla_scenarios import messages, obstacles
-from autovla_scenarios.catalogue import CATALOGUE, make_scenario
+from autovla_scenarios.catalogue import DEFAULT_SET, make_scenario
 from autovla_scenarios.geometry import to_frame
-from autovla_scenarios.render import Box, Renderer, scene_ground
+from autovla_scenarios.render import Renderer, scene_boxes, scene_ground
 from autovla_scenarios.typestore import BAG_VERSION, STORAGE_PLUGINS, typestore
 from autovla_scenarios.world import Scenario, simulate_expert
 
@@ -217,8 +217,8 @@ def generate_scenario(name: str, bag_path: Path, config: GenerationConfig = Gene
                        messages.driving_command(stamp, command, SOURCE_TOPIC))
             sink.write(stamp, TOPIC_EXPERT, expert)
             sink.write(stamp, TOPIC_AGENTS, agents)
-            boxes = [Box(*agent.pose(t), *agent.size, agent.bgr) for agent in scenario.agents]
-            images = renderer.render(track.pose(t), ground, boxes)
+            images = renderer.render(track.pose(t), ground, scene_boxes(scenario, t),
+                                     scenario.lighting)
             for camera in rig.cameras:
                 frame_id = f'{camera.name}_optical'
                 ok, jpeg = cv2.imencode('.jpg', images[camera.name],
@@ -244,7 +244,7 @@ def generate_scenario(name: str, bag_path: Path, config: GenerationConfig = Gene
     }
 
 
-def generate_set(out_dir: Path, names: Sequence[str] = tuple(CATALOGUE),
+def generate_set(out_dir: Path, names: Sequence[str] = DEFAULT_SET,
                  config: GenerationConfig = GenerationConfig(),
                  progress: Optional[Callable[[str], None]] = None) -> Dict[str, object]:
     """Generate ``names`` into ``out_dir/<name>/``; write ``index.json`` and ``rig.yaml``.

@@ -97,6 +97,21 @@ def build_path(start: Tuple[float, float], yaw: float,
                   np.array(curvatures))
 
 
+def lane_change_path(base: Path2D, start_s: float, length: float, shift: float) -> Path2D:
+    """Move ``base`` ``shift`` m to the left over ``length`` m from ``start_s`` (smooth S)."""
+    progress = np.clip((base.s - start_s) / length, 0.0, 1.0)
+    lateral = shift * progress * progress * (3.0 - 2.0 * progress)
+    normal = np.stack([-np.sin(base.yaw), np.cos(base.yaw)], axis=1)
+    xy = base.xy + lateral[:, None] * normal
+    delta = np.diff(xy, axis=0)
+    yaw = np.unwrap(np.arctan2(delta[:, 1], delta[:, 0]))
+    yaw = np.append(yaw, yaw[-1])
+    steps = np.linalg.norm(delta, axis=1)
+    s = np.concatenate([[0.0], np.cumsum(steps)])
+    curvature = np.gradient(yaw, s)
+    return Path2D(xy, yaw, s, curvature)
+
+
 def box_corners(x: float, y: float, yaw: float, length: float, width: float) -> np.ndarray:
     """(4, 2) corners of an oriented rectangle centred on (x, y), counter-clockwise."""
     c, s = math.cos(yaw), math.sin(yaw)

@@ -7,14 +7,14 @@ the rig extrinsics, clipped at a near plane, projected with the (scaled) intrins
 
 from dataclasses import dataclass
 import math
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from autovla_common.rig import CameraRig, CameraSpec
 import cv2
 import numpy as np
 
 from autovla_scenarios.geometry import box_corners, Path2D
-from autovla_scenarios.world import Crosswalk, LANE_WIDTH_M, Road, Scenario
+from autovla_scenarios.world import Crosswalk, LANE_WIDTH_M, Road, Scenario, TrafficLight
 
 NEAR_M = 0.3
 FAR_M = 150.0
@@ -25,6 +25,9 @@ ASPHALT = (95, 95, 95)
 WHITE = (235, 235, 235)
 YELLOW = (20, 200, 235)
 EDGE_DARKEN = 0.45
+RED_LIGHT = (30, 30, 230)
+GREEN_LIGHT = (60, 200, 60)
+POLE = (60, 60, 60)
 # Shading per box face (+x, -x, +y, -y, top): a fixed light direction gives boxes volume.
 FACE_SHADE = (0.85, 0.6, 0.75, 0.7, 1.15)
 
@@ -111,6 +114,12 @@ def crosswalk_polygons(crosswalk: Crosswalk) -> List[GroundPolygon]:
     return polygons
 
 
+def stop_line_polygon(scenario: Scenario, light: TrafficLight) -> GroundPolygon:
+    """Return a 0.4 m white bar across the ego lane at the light's stop line."""
+    x, y, yaw, _ = scenario.route.at(light.stop_s)
+    return GroundPolygon(box_corners(x, y, yaw, 0.4, LANE_WIDTH_M - 0.2), WHITE)
+
+
 def scene_ground(scenario: Scenario) -> List[GroundPolygon]:
     """Every ground polygon of ``scenario`` in drawing order."""
     polygons = []
@@ -120,7 +129,21 @@ def scene_ground(scenario: Scenario) -> List[GroundPolygon]:
         polygons += marking_polygons(road)
     for crosswalk in scenario.crosswalks:
         polygons += crosswalk_polygons(crosswalk)
+    polygons += [stop_line_polygon(scenario, light) for light in scenario.traffic_lights]
     return polygons
+
+
+def scene_boxes(scenario: Scenario, t: float,
+                agent_poses: Optional[Sequence[Tuple[float, float, float]]] = None) -> List[Box]:
+    """Agents (at ``agent_poses`` or their scripted poses at ``t``) and traffic lights."""
+    poses = agent_poses if agent_poses is not None else [a.pose(t) for a in scenario.agents]
+    boxes = [Box(*pose, *agent.size, agent.bgr) for agent, pose in zip(scenario.agents, poses)]
+    for light in scenario.traffic_lights:
+        x, y = light.position
+        boxes.append(Box(x, y, 0.0, 0.2, 0.2, 3.0, POLE))
+        boxes.append(Box(x, y, 0.0, 0.5, 0.5, 0.9, RED_LIGHT if light.red(t) else GREEN_LIGHT,
+                         bottom=3.0))
+    return boxes
 
 
 def _clip_near(points: np.ndarray) -> np.ndarray:
@@ -148,8 +171,11 @@ class Renderer:
                            for camera in rig.cameras}
 
     def render(self, ego_pose: Tuple[float, float, float], ground: Sequence[GroundPolygon],
-               boxes: Sequence[Box]) -> Dict[str, np.ndarray]:
-        """BGR image per camera name for the ego at world pose (x, y, yaw)."""
+               boxes: Sequence[Box], lighting: float = 1.0) -> Dict[str, np.ndarray]:
+        """BGR image per camera name for the ego at world pose (x, y, yaw).
+
+        ``lighting`` scales the brightness (time of day); 1.0 leaves the image untouched.
+        """
         ex, ey, eyaw = ego_pose
         c, s = math.cos(eyaw), math.sin(eyaw)
         world_to_base = np.array([[c, s], [-s, c]])
@@ -160,8 +186,12 @@ class Renderer:
                                 np.zeros(quads.shape[:2] + (1,))], axis=2)
         colors = [g.color for g in near]
         box_faces = [self._box_faces(box, (ex, ey), world_to_base) for box in boxes]
-        return {camera.name: self._render_camera(camera, (quads, colors), box_faces)
-                for camera in self.rig.cameras}
+        images = {camera.name: self._render_camera(camera, (quads, colors), box_faces)
+                  for camera in self.rig.cameras}
+        if lighting != 1.0:
+            images = {name: cv2.convertScaleAbs(image, alpha=lighting)
+                      for name, image in images.items()}
+        return images
 
     @staticmethod
     def _box_faces(box: Box, ego_xy, world_to_base) -> List[Tuple[np.ndarray, np.ndarray, int]]:

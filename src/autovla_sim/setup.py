@@ -1,0 +1,24 @@
+from setuptools import find_packages, setup
+
+package_name = 'autovla_sim'
+
+setup(
+    name=package_name,
+    version='0.1.0',
+    packages=find_packages(exclude=['test']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
+        ('share/' + package_name, ['package.xml']),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=True,
+    maintainer='autovla_ros maintainers',
+    maintainer_email='autovla-ros@example.com',
+    description='Closed-loop simulation of the scenario catalogue and its scorer.',
+    license='Apache-2.0',
+    entry_points={
+        'console_scripts': [
+            'closed_loop = autovla_sim.cli:main',
+        ],
+    },
+)
