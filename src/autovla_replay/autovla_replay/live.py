@@ -15,9 +15,15 @@ import threading
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
+from autovla_common.frames import TF_STATIC_TOPIC
 from autovla_common.qos import LATCHED_QOS
 from autovla_scenarios.generator import TOPIC_ROUTE
-from autovla_scenarios.typestore import BAG_VERSION, STORAGE_PLUGINS, typestore
+from autovla_scenarios.typestore import (
+    BAG_VERSION,
+    LATCHED_BAG_QOS,
+    STORAGE_PLUGINS,
+    typestore,
+)
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
@@ -34,6 +40,10 @@ REPLAY_QOS = QoSProfile(depth=20, history=HistoryPolicy.KEEP_LAST,
 RECORD_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
                         reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.VOLATILE)
+# /tf_static is published once at start: only a transient-local reader gets it later.
+RECORD_LATCHED_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                                reliability=ReliabilityPolicy.RELIABLE,
+                                durability=DurabilityPolicy.TRANSIENT_LOCAL)
 FRAME_CONTEXT_SETTLE_S = 0.05   # s between a lock-step frame's context and its anchor image
 DISCOVERY_SETTLE_S = 1.0   # s after matching before the first message (see wait_for_stack)
 # The stack's inputs (relative names, before any remap): replay waits for them to be heard.
@@ -185,11 +195,13 @@ class OutputRecorder:
         self.counts = {topic: 0 for topic in self.topics}
         self._connections = {}
         for topic, type_name in self.topics.items():
-            self._connections[topic] = self._writer.add_connection(topic, type_name,
-                                                                   typestore=typestore())
+            latched = topic == TF_STATIC_TOPIC
+            self._connections[topic] = self._writer.add_connection(
+                topic, type_name, typestore=typestore(),
+                offered_qos_profiles=[LATCHED_BAG_QOS] if latched else [])
             node.create_subscription(ros_type(type_name), topic,
                                      lambda data, topic=topic: self._on_message(topic, data),
-                                     RECORD_QOS, raw=True)
+                                     RECORD_LATCHED_QOS if latched else RECORD_QOS, raw=True)
 
     def _on_message(self, topic: str, data: bytes) -> None:
         now = time.time_ns()
