@@ -8,6 +8,7 @@ path, /diagnostics, and TF (odom -> base_link and the latched camera frames).
 
 import signal
 
+from autovla_bringup.stack import REPLAY
 from autovla_common.qos import RELIABLE_QOS
 from autovla_common.testing import executable, NodeProcess, RosProbe, wait_until
 from autovla_scenarios.generator import generate_set, GenerationConfig
@@ -51,20 +52,22 @@ def test_record_outputs_records_what_a_3d_panel_needs(tmp_path):
     recorder = NodeProcess([executable('autovla_replay', 'record_outputs'), '--out', str(bag),
                             '--namespace', NAMESPACE])
     with stack, recorder, RosProbe('record_probe') as probe:
-        paths = probe.collect(Path, f'{NAMESPACE}/selected_path', RELIABLE_QOS)
-        # The recorder listens (probe + recorder on planned_path) before anything is replayed.
+        plans = probe.collect(Path, f'{NAMESPACE}/planned_path', RELIABLE_QOS)
+        # The recorder listens (probe + recorder on explanation) before anything is replayed.
         assert wait_until(lambda: probe.node.count_subscribers(
-            f'{NAMESPACE}/planned_path') >= 1, timeout=60), recorder.output()
-        with NodeProcess([executable('autovla_replay', 'replay_bag'), str(scenario / 'curve'),
-                          '--mode', 'rate', '--namespace', NAMESPACE,
-                          '--subscriber-timeout', '120']) as replay:
-            assert wait_until(lambda: len(paths) >= 3, timeout=240), \
+            f'{NAMESPACE}/explanation') >= 1, timeout=60), recorder.output()
+        # The replay replay.launch.py runs (bag TF left out: the stack publishes its own).
+        replay_command = REPLAY.command(executable(REPLAY.package, REPLAY.executable),
+                                        str(scenario / 'curve'), 'rate', 1.0, NAMESPACE)
+        with NodeProcess(replay_command + ['--subscriber-timeout', '120']) as replay:
+            assert wait_until(lambda: len(plans) >= 2, timeout=240), \
                 stack.output() + replay.output()
             recorder.process.send_signal(signal.SIGINT)
             assert recorder.process.wait(timeout=30) == 0, recorder.output()
+            recorder_log = recorder.output()
     topics = read_mcap(bag)
     missing = set(EXPECTED) - set(topics)
-    assert not missing, f'{sorted(missing)} not recorded:\n{recorder.output()}'
+    assert not missing, f'{sorted(missing)} not recorded:\n{recorder_log}'
     for topic, type_name in EXPECTED.items():
         schema, messages = topics[topic]
         assert schema == type_name and messages, topic

@@ -33,7 +33,7 @@ from rosgraph_msgs.msg import Clock
 from autovla_replay.bagdata import BagMessage, Frame
 
 # Replay publishers are RELIABLE (they match BEST_EFFORT subscribers too) with room for a
-# burst of one frame; the route is latched like a live route publisher.
+# burst of one frame; the route and /tf_static are latched like their live publishers.
 REPLAY_QOS = QoSProfile(depth=20, history=HistoryPolicy.KEEP_LAST,
                         reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.VOLATILE)
@@ -45,6 +45,7 @@ RECORD_LATCHED_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
                                 reliability=ReliabilityPolicy.RELIABLE,
                                 durability=DurabilityPolicy.TRANSIENT_LOCAL)
 FRAME_CONTEXT_SETTLE_S = 0.05   # s between a lock-step frame's context and its anchor image
+LATCHED_TOPICS = (TOPIC_ROUTE, TF_STATIC_TOPIC)
 DISCOVERY_SETTLE_S = 1.0   # s after matching before the first message (see wait_for_stack)
 # The stack's inputs (relative names, before any remap): replay waits for them to be heard.
 STACK_INPUT_TOPICS = ('cameras/*/image*', 'odometry', 'route')
@@ -90,7 +91,7 @@ class BagReplayer:
         self.clock = node.create_publisher(Clock, '/clock', 10)
         self.publishers = {
             topic: node.create_publisher(ros_type(type_name), self.remap.get(topic, topic),
-                                         LATCHED_QOS if topic == TOPIC_ROUTE else REPLAY_QOS)
+                                         LATCHED_QOS if topic in LATCHED_TOPICS else REPLAY_QOS)
             for topic, type_name in types.items()}
         self._last_clock = -1
         self._output_topic = ''          # set by watch_output (lock-step)
