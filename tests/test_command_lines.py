@@ -60,6 +60,8 @@ def test_replay_command_parses_with_replay_bags_parser(mode):
     assert args.mode == mode and args.rate == 2.0
     # The replay publishes where the stack listens.
     assert args.namespace == stack.normalize_namespace('car_7') == '/car_7'
+    # The stack publishes TF itself; the bag's ground truth is replayed for RViz.
+    assert args.exclude_prefix == '/tf'
 
 
 def test_replay_parser_refuses_an_option_it_does_not_have():

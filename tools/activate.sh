@@ -11,6 +11,11 @@ if [[ -z "${ROS_DISTRO:-}" || ! -f "/opt/ros/${ROS_DISTRO}/setup.bash" ]]; then
   # Quirk 2: colcon/ament find the wheel-installed ROS packages through these.
   export AMENT_PREFIX_PATH="$VIRTUAL_ENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
   export CMAKE_PREFIX_PATH="$VIRTUAL_ENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+  # ROS packages the wheels lack, built by setup_env.sh (tools/ros_shims).
+  if [[ -f "$VIRTUAL_ENV/opt/ros_shims/local_setup.bash" ]]; then
+    # shellcheck disable=SC1091
+    source "$VIRTUAL_ENV/opt/ros_shims/local_setup.bash"
+  fi
 fi
 if [[ -f "$_autovla_root/install/setup.bash" ]]; then
   # shellcheck disable=SC1091

@@ -24,7 +24,8 @@ else
   venv_flags=()
 fi
 
-wanted="$(cat "${requirement_files[@]}" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1) $mode"
+mapfile -t shim_files < <(find "$root/tools/ros_shims" -type f | sort)
+wanted="$(cat "${requirement_files[@]}" "${BASH_SOURCE[0]}" "${shim_files[@]}" | sha256sum | cut -d' ' -f1) $mode"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
   echo "[setup] environment up to date ($mode, $venv)"
   exit 0
@@ -58,6 +59,18 @@ if [[ "$mode" == ros-wheels:* ]]; then
       -e "s#/opt/python/cp311-cp311/include/python3.11#${py_include}#g" \
       -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#${np_include}#g"
   echo "[setup] patched wheel CMake include paths -> ${py_include}, ${np_include}"
+
+  # ROS packages the wheels lack (tools/ros_shims, see its README), built into the venv so the
+  # workspace itself never overlays a real ROS install's copy.
+  export AMENT_PREFIX_PATH="$venv" CMAKE_PREFIX_PATH="$venv"
+  shim_work="$(mktemp -d)"
+  cp -r "$root/tools/ros_shims/tf2_msgs" "$shim_work/"
+  (cd "$shim_work" && python -m colcon build --merge-install --install-base "$venv/opt/ros_shims" \
+      --cmake-args -DBUILD_TESTING=OFF -DPython3_FIND_VIRTUALENV=FIRST \
+      --event-handlers console_direct- status- > "$shim_work/build.log" 2>&1) \
+    || { cat "$shim_work/build.log"; exit 1; }
+  rm -rf "$shim_work"
+  echo "[setup] built ROS shims (tf2_msgs) into $venv/opt/ros_shims"
 fi
 
 echo "$wanted" > "$stamp"

@@ -115,8 +115,10 @@ class ReplayDescription:
         if not math.isfinite(rate) or rate <= 0.0:
             raise ValueError(f'replay rate {rate} must be a positive number')
         # The topic map of recorded car bags (issue 10, branch real-bags) adds its option here.
+        # The stack publishes TF itself (perception: odometry and rig), so the bag's /tf and
+        # /tf_static stay out; its ground truth goes out for RViz and Foxglove.
         return [str(executable_path), bag, '--mode', mode, '--rate', repr(rate),
-                '--namespace', normalize_namespace(namespace)]
+                '--namespace', normalize_namespace(namespace), '--exclude-prefix', '/tf']
 
 
 REPLAY = ReplayDescription()
@@ -132,6 +134,12 @@ class Topic:
     direction: str           # 'in', 'out' or 'service', seen from ``nodes``
     nodes: Tuple[str, ...]   # node keys
     rate: str                # free text, or '{<node>.<param>}' filled in from the YAML default
+
+    @property
+    def message_type(self) -> str:
+        """ROS type name, e.g. 'nav_msgs/msg/Path' for type 'nav_msgs/Path (base_link)'."""
+        package, name = self.type.split()[0].split('/')
+        return f'{package}/msg/{name}'
 
 
 # The agreed wiring (helper brief). Camera topics come from the rig, not from here.
@@ -170,7 +178,21 @@ TOPICS = (
           'see Safety'),
     Topic('/diagnostics', 'diagnostic_msgs/DiagnosticArray', 'RELIABLE_QOS', 'out',
           ('perception', 'planner', 'safety'), 'periodic'),
+    Topic('/tf', 'tf2_msgs/TFMessage (odometry frame -> base_link)', 'TF_QOS (depth 100)',
+          'out', ('perception',), 'with each odometry (`publish_odom_tf`)'),
+    Topic('/tf_static', 'tf2_msgs/TFMessage (base_link -> <CAMERA>_optical)',
+          'TF_STATIC_QOS (latched)', 'out', ('perception',), 'once (`publish_camera_frames`)'),
 )
+
+# What replay_bag publishes besides the stack's inputs: a generated scenario's ground truth
+# (topic names as generate_scenarios writes them), for RViz and Foxglove, and the clock.
+REPLAY_TOPICS = {
+    'ground_truth/agents': 'visualization_msgs/msg/MarkerArray',
+    'ground_truth/expert_trajectory': 'nav_msgs/msg/Path',
+    '/clock': 'rosgraph_msgs/msg/Clock',
+}
+# Not recorded by default: 6.8 MB per observation; its images are in the input bag.
+NOT_RECORDED = ('observation',)
 
 
 def node_by_key(key: str) -> NodeDescription:
@@ -397,6 +419,34 @@ def _readers(topic: str) -> Tuple[str, ...]:
     """Keys of the nodes that subscribe to the input ``topic`` (from TOPICS)."""
     return tuple(key for row in TOPICS if row.name == topic and row.direction == 'in'
                  for key in row.nodes)
+
+
+def recorded_topics(namespace: str = DEFAULT_NAMESPACE) -> Dict[str, str]:
+    """Absolute name -> type of everything the stack's nodes publish (observation aside)."""
+    return {resolve_topic(namespace, topic.name): topic.message_type for topic in TOPICS
+            if topic.direction == 'out' and topic.name not in NOT_RECORDED}
+
+
+def published_topics(namespace: str, rig_path: Path) -> Dict[str, str]:
+    """Absolute name -> type of every topic someone publishes in a running stack.
+
+    The nodes' outputs, the inputs (the car's drivers or replay_bag), the rig's cameras and
+    what replay_bag adds from a scenario bag.
+    """
+    topics = {resolve_topic(namespace, topic.name): topic.message_type for topic in TOPICS
+              if topic.direction in ('in', 'out')}
+    for camera in load_rig_document(rig_path)['cameras']:
+        image_type = ('sensor_msgs/msg/CompressedImage'
+                      if camera.get('transport', 'compressed') == 'compressed'
+                      else 'sensor_msgs/msg/Image')
+        topics[resolve_topic(namespace, camera.get('source_topic') or camera['topic'])] = \
+            image_type
+        if camera.get('camera_info_topic'):
+            topics[resolve_topic(namespace, camera['camera_info_topic'])] = \
+                'sensor_msgs/msg/CameraInfo'
+    topics.update({resolve_topic(namespace, name): msg_type
+                   for name, msg_type in REPLAY_TOPICS.items()})
+    return topics
 
 
 def select_nodes(text: str) -> Tuple[str, ...]:

@@ -78,29 +78,59 @@ def _rviz():
     return yaml.safe_load((REPO / 'config/rviz/autovla.rviz').read_text())
 
 
-def test_rviz_config_shows_cameras_paths_and_markers_in_base_link():
+# RViz display class -> the message types it can show.
+RVIZ_DISPLAY_TYPES = {
+    'rviz_default_plugins/Image': {'sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage'},
+    'rviz_default_plugins/Path': {'nav_msgs/msg/Path'},
+    'rviz_default_plugins/MarkerArray': {'visualization_msgs/msg/MarkerArray'},
+    'rviz_default_plugins/Odometry': {'nav_msgs/msg/Odometry'},
+}
+
+
+def _displays():
+    return _rviz()['Visualization Manager']['Displays']
+
+
+def test_rviz_config_shows_the_stack_in_odom_with_tf():
     manager = _rviz()['Visualization Manager']
-    assert manager['Global Options']['Fixed Frame'] == 'base_link'
+    assert manager['Global Options']['Fixed Frame'] == 'odom'
+    assert manager['Views']['Current']['Target Frame'] == 'base_link'
     shown = {}
-    for display in manager['Displays']:
-        if 'Topic' in display:
-            shown.setdefault(display['Class'], []).append(display['Topic']['Value'])
+    for display in _displays():
+        shown.setdefault(display['Class'], []).append(
+            display['Topic']['Value'] if 'Topic' in display else None)
+    assert shown['rviz_default_plugins/TF'] == [None]
     rig = stack.load_rig_document(REPO / 'config/rigs/nuscenes.yaml')
     assert sorted(shown['rviz_default_plugins/Image']) == sorted(
         f'/autovla/{camera["topic"]}' for camera in rig['cameras'])
     assert sorted(shown['rviz_default_plugins/Path']) == [
-        '/autovla/planned_path', '/autovla/selected_path']
-    assert shown['rviz_default_plugins/MarkerArray'] == ['/autovla/planner_markers']
+        '/autovla/ground_truth/expert_trajectory', '/autovla/planned_path',
+        '/autovla/selected_path']
+    assert sorted(shown['rviz_default_plugins/MarkerArray']) == [
+        '/autovla/ground_truth/agents', '/autovla/planner_markers']
+    assert shown['rviz_default_plugins/Odometry'] == ['/autovla/odometry']
 
 
-def test_rviz_topics_are_all_stack_topics():
-    install = stack.InstallSpace()
-    known = {stack.resolve_topic(stack.DEFAULT_NAMESPACE, topic.name) for topic in stack.TOPICS}
-    known |= {stack.resolve_topic(stack.DEFAULT_NAMESPACE, name)
-              for name in stack.rig_topics(install.default_rig())}
-    values = [display['Topic']['Value'] for display in _rviz()['Visualization Manager']['Displays']
-              if 'Topic' in display]
-    assert values and set(values) <= known, set(values) - known
+def test_every_rviz_display_shows_a_topic_someone_publishes_with_its_type():
+    published = stack.published_topics(stack.DEFAULT_NAMESPACE,
+                                       stack.InstallSpace().default_rig())
+    with_topic = [display for display in _displays() if 'Topic' in display]
+    assert len(with_topic) == 12
+    for display in with_topic:
+        topic = display['Topic']['Value']
+        assert topic in published, f'{display["Name"]}: nobody publishes {topic}'
+        assert published[topic] in RVIZ_DISPLAY_TYPES[display['Class']], (
+            f'{display["Name"]}: {topic} carries {published[topic]}')
+
+
+def test_published_topics_know_the_replayed_ground_truth_and_tf():
+    from autovla_common.frames import TF_STATIC_TOPIC, TF_TOPIC
+    from autovla_scenarios.generator import TOPIC_AGENTS, TOPIC_EXPERT
+    published = stack.published_topics('car', stack.InstallSpace().default_rig())
+    assert published['/car/' + TOPIC_AGENTS] == 'visualization_msgs/msg/MarkerArray'
+    assert published['/car/' + TOPIC_EXPERT] == 'nav_msgs/msg/Path'
+    assert published[TF_TOPIC] == published[TF_STATIC_TOPIC] == 'tf2_msgs/msg/TFMessage'
+    assert '/car/drive_command' in published and '/clock' in published
 
 
 def _tool(name):

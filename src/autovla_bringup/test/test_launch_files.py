@@ -142,7 +142,7 @@ def test_replay_launch_includes_the_stack_with_sim_time_and_needs_replay_bag(lau
         [process] = opaque_function(description)(context)
         assert process.kwargs['cmd'] == stack.REPLAY.command(replay, '/bags/a', 'lockstep',
                                                              1.0, 'car')
-        assert process.kwargs['cmd'][-2:] == ['--namespace', '/car']
+        assert process.kwargs['cmd'][-4:-2] == ['--namespace', '/car']
     else:
         with pytest.raises(RuntimeError, match='replay_bag not found'):
             opaque_function(description)(context)

@@ -162,7 +162,7 @@ def test_bad_options_are_refused():
 def test_replay_command_replays_into_the_stack_namespace():
     assert stack.REPLAY.command(Path('/ws/lib/replay_bag'), '/bags/a', 'rate', 2.0) == [
         '/ws/lib/replay_bag', '/bags/a', '--mode', 'rate', '--rate', '2.0',
-        '--namespace', '/autovla']
+        '--namespace', '/autovla', '--exclude-prefix', '/tf']
     with pytest.raises(ValueError, match='bag:=PATH'):
         stack.REPLAY.command(Path('/x'), '', 'rate', 1.0)
 

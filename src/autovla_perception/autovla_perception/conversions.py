@@ -2,12 +2,14 @@
 
 from typing import Dict, Optional, Sequence
 
+from autovla_common.frames import FrameTransform
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Point, Pose
+from geometry_msgs.msg import Point, Pose, TransformStamped
 from nav_msgs.msg import Odometry, Path
 import numpy as np
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from tf2_msgs.msg import TFMessage
 
 from autovla_msgs.msg import CameraHistory, DrivingCommand, DrivingObservation, EgoState
 from autovla_perception.core import Calibration, CameraObservation, EncodedFrame, Observation
@@ -22,6 +24,21 @@ def to_ns(stamp: Time) -> int:
 def to_time(stamp_ns: int) -> Time:
     """builtin_interfaces/Time of nanoseconds."""
     return Time(sec=stamp_ns // 1_000_000_000, nanosec=stamp_ns % 1_000_000_000)
+
+
+def tf_message(transforms: Sequence[FrameTransform]) -> TFMessage:
+    """tf2_msgs/TFMessage carrying ``transforms``."""
+    message = TFMessage()
+    for transform in transforms:
+        stamped = TransformStamped()
+        stamped.header.stamp = to_time(transform.stamp_ns)
+        stamped.header.frame_id = transform.parent
+        stamped.child_frame_id = transform.child
+        t, q = stamped.transform.translation, stamped.transform.rotation
+        t.x, t.y, t.z = transform.translation
+        q.x, q.y, q.z, q.w = transform.rotation_xyzw
+        message.transforms.append(stamped)
+    return message
 
 
 def encoded_frame(msg) -> EncodedFrame:

@@ -262,20 +262,23 @@ class PerceptionCore:
                             frame.big_endian, self.targets[camera], self.config.mono16_policy)
         return _Slot(None, frame.frame_id, image)
 
-    def on_odometry(self, sample: OdometrySample, frame_id: str) -> None:
-        """Update the ego state; NaN and old stamps are rejected (a jump back resets)."""
+    def on_odometry(self, sample: OdometrySample, frame_id: str) -> bool:
+        """Update the ego state; NaN and old stamps are rejected (a jump back resets).
+
+        Return whether the sample was accepted.
+        """
         try:
             self.ego.update(sample)
         except FrameError as error:
-            if error.reason == 'stamp_backwards':
-                self.ego.reset()
-                self.ego.update(sample)
-                self.reject(error.reason, 'odometry stamps went backwards (bag looping?); '
-                                          'ego state estimator reset')
-            else:
+            if error.reason != 'stamp_backwards':
                 self.reject(error.reason, f'odometry dropped: {error}')
-            return
+                return False
+            self.ego.reset()
+            self.ego.update(sample)
+            self.reject(error.reason, 'odometry stamps went backwards (bag looping?); '
+                                      'ego state estimator reset')
         self.odometry_frame = frame_id
+        return True
 
     def on_route(self, points: np.ndarray, frame_id: str) -> None:
         """Replace the route ((N, 2) points in ``frame_id``); an empty route clears it."""

@@ -4,6 +4,13 @@ from pathlib import Path
 import time
 
 from ament_index_python.packages import get_package_share_directory
+from autovla_common.frames import (
+    camera_transforms,
+    odometry_transform,
+    TF_DEPTH,
+    TF_STATIC_TOPIC,
+    TF_TOPIC,
+)
 from autovla_common.params import ParamSpec
 from autovla_common.qos import create_latched_subscriptions, RELIABLE_QOS, SENSOR_QOS
 from autovla_common.rig import load_rig
@@ -14,9 +21,10 @@ from diagnostic_msgs.msg import DiagnosticArray, KeyValue
 from nav_msgs.msg import Odometry
 from nav_msgs.msg import Path as PathMsg
 from rclpy.node import Node
-from rclpy.qos import QoSProfile
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from tf2_msgs.msg import TFMessage
 
 from autovla_msgs.msg import DrivingCommand, DrivingObservation
 from autovla_perception import conversions
@@ -75,12 +83,21 @@ PARAMS = (
               'a turn (rad).', min=0.01, max=3.0),
     ParamSpec('command_timeout_s', 'double', 'An explicit driving command is used for this '
               'long after it arrived (s).', min=0.0, max=600.0),
+    ParamSpec('publish_odom_tf', 'bool', 'Publish odometry frame -> base_frame on /tf from each '
+              "accepted odometry message; false when the car's localization already does."),
+    ParamSpec('publish_camera_frames', 'bool', 'Publish base_frame -> <CAMERA>_optical on '
+              '/tf_static from the rig extrinsics; false when a robot_state_publisher does.'),
 )
 
 RETRY_PERIOD_S = 0.02      # re-check for a late camera this often while waiting
 DIAGNOSTICS_PERIOD_S = 1.0
 OBSERVATION_QOS = QoSProfile(depth=2, reliability=RELIABLE_QOS.reliability,
                              durability=RELIABLE_QOS.durability, history=RELIABLE_QOS.history)
+# tf2_ros's broadcaster profiles, so RViz, Foxglove and tf2 listeners match them.
+TF_QOS = QoSProfile(depth=TF_DEPTH, reliability=ReliabilityPolicy.RELIABLE,
+                    durability=DurabilityPolicy.VOLATILE)
+TF_STATIC_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                           durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def _rig_path(rig_file: str) -> Path:
@@ -128,6 +145,12 @@ class PerceptionNode(Node):
         self.publisher = self.create_publisher(DrivingObservation, 'observation',
                                                OBSERVATION_QOS)
         self.diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
+        self.tf_publisher = (self.create_publisher(TFMessage, TF_TOPIC, TF_QOS)
+                             if p['publish_odom_tf'] else None)
+        if p['publish_camera_frames']:
+            self._tf_static = self.create_publisher(TFMessage, TF_STATIC_TOPIC, TF_STATIC_QOS)
+            self._tf_static.publish(conversions.tf_message(
+                camera_transforms(rig, p['base_frame'], self._now_ns())))
         self.tf_buffer = None
         if TfBuffer is not None:
             self.tf_buffer = TfBuffer()
@@ -152,9 +175,25 @@ class PerceptionNode(Node):
         self._attempt()
 
     def _on_odometry(self, msg: Odometry) -> None:
-        self.core.on_odometry(conversions.odometry_sample(msg), msg.header.frame_id)
+        accepted = self.core.on_odometry(conversions.odometry_sample(msg), msg.header.frame_id)
+        if accepted and self.tf_publisher is not None:
+            self._publish_odom_tf(msg)
         if self._waiting:
             self._attempt()
+
+    def _publish_odom_tf(self, msg: Odometry) -> None:
+        pose = msg.pose.pose
+        try:
+            transform = odometry_transform(
+                conversions.to_ns(msg.header.stamp), msg.header.frame_id,
+                msg.child_frame_id or self.params['base_frame'],
+                (pose.position.x, pose.position.y, pose.position.z),
+                (pose.orientation.x, pose.orientation.y, pose.orientation.z,
+                 pose.orientation.w))
+        except ValueError as error:
+            self.core.reject('bad_odometry_tf', f'no odom TF from this odometry: {error}')
+            return
+        self.tf_publisher.publish(conversions.tf_message([transform]))
 
     def _on_route(self, msg: PathMsg) -> None:
         self.core.on_route(conversions.route_points(msg), msg.header.frame_id)

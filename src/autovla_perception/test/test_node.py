@@ -7,6 +7,7 @@ from autovla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from autovla_common.rig import load_rig
 from autovla_common.ros_params import installed_params_file
 from autovla_common.testing import NodeProcess, RosProbe, wait_until
+from autovla_perception.node import TF_QOS, TF_STATIC_QOS
 from builtin_interfaces.msg import Time
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -15,6 +16,7 @@ from nav_msgs.msg import Odometry, Path
 import numpy as np
 import pytest
 from sensor_msgs.msg import CompressedImage
+from tf2_msgs.msg import TFMessage
 import yaml
 
 from autovla_msgs.msg import DrivingCommand, DrivingObservation
@@ -187,3 +189,49 @@ def test_diagnostics_say_why_sparse_keyframes_give_no_observation():
         assert diagnostics[-1].status[0].level == DiagnosticStatus.WARN
         assert 'one every 0.25 s' in message and 'allow_recorded_spacing: true' in message
         assert 'CAM_FRONT frames are 1.00 s apart' in node.output()
+
+
+def test_tf_comes_from_odometry_and_the_rig_and_can_be_switched_off():
+    with RosProbe() as probe, NodeProcess.ros_node('autovla_perception', 'perception_node',
+                                                   params=PARAMS) as node:
+        tf = probe.collect(TFMessage, '/tf', TF_QOS)
+        diagnostics = probe.collect(DiagnosticArray, '/diagnostics', RELIABLE_QOS)
+        rig = Rig(probe)
+        assert rig.wait_for_node(), node.output()
+        # Published at start-up, before this reader existed: latched.
+        static = probe.collect(TFMessage, '/tf_static', TF_STATIC_QOS)
+        assert wait_until(lambda: static, timeout=10), node.output()
+        frames = {t.child_frame_id: t for t in static[0].transforms}
+        assert sorted(frames) == sorted(f'{name}_optical' for name in RIG.names)
+        front = frames['CAM_FRONT_optical']
+        assert front.header.frame_id == 'base_link'
+        assert math.isclose(front.transform.translation.x, RIG.camera('CAM_FRONT').translation[0])
+        odometry = Odometry()
+        odometry.header.stamp = probe.now()
+        odometry.header.frame_id = 'odom'
+        odometry.pose.pose.position.x, odometry.pose.pose.position.y = 3.0, 4.0
+        odometry.pose.pose.orientation.z = math.sin(0.25)
+        odometry.pose.pose.orientation.w = math.cos(0.25)
+        rig.odometry.publish(odometry)
+        assert wait_until(lambda: tf, timeout=10), node.output()
+        [transform] = tf[0].transforms
+        assert (transform.header.frame_id, transform.child_frame_id) == ('odom', 'base_link')
+        assert transform.header.stamp == odometry.header.stamp
+        assert (transform.transform.translation.x, transform.transform.translation.y) == (3.0, 4.0)
+        assert math.isclose(transform.transform.rotation.z, math.sin(0.25))
+        # A zero quaternion has no orientation: no transform, counted.
+        broken = Odometry()
+        broken.header.stamp = probe.now()
+        broken.header.frame_id = 'odom'
+        broken.pose.pose.orientation.w = 0.0   # the message default is the identity
+        rig.odometry.publish(broken)
+        assert wait_until(lambda: counters(diagnostics).get('bad_odometry_tf') == 1,
+                          timeout=10), (counters(diagnostics), node.output())
+        assert len(tf) == 1
+    off = {**PARAMS, 'publish_odom_tf': False, 'publish_camera_frames': False}
+    with RosProbe() as probe, NodeProcess.ros_node('autovla_perception', 'perception_node',
+                                                   params=off) as node:
+        rig = Rig(probe)
+        assert rig.wait_for_node(), node.output()
+        assert probe.node.count_publishers('/tf') == 0
+        assert probe.node.count_publishers('/tf_static') == 0

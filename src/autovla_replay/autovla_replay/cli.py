@@ -14,6 +14,7 @@ from autovla_common.spin import spinning_node
 from autovla_common.topic_map import load_or_default, TopicMap
 from autovla_scenarios.generator import RIG_FILE, TOPIC_AGENTS
 
+from autovla_bringup import stack
 from autovla_replay import strict_json
 from autovla_replay.bagdata import read_messages, split_frames, topic_types
 from autovla_replay.compare import compare_run, Tolerances
@@ -121,23 +122,34 @@ def replay_main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def record_main(argv: Optional[Sequence[str]] = None) -> int:
-    """Record the stack's outputs into an MCAP bag until Ctrl-C (or --duration)."""
-    from autovla_replay.live import DEFAULT_RECORD_TOPICS, OutputRecorder
-    parser = argparse.ArgumentParser(prog='record_outputs', description=record_main.__doc__)
+    """Record what the stack publishes into an MCAP bag until Ctrl-C (or --duration)."""
+    from autovla_replay.live import OutputRecorder
+    parser = argparse.ArgumentParser(
+        prog='record_outputs', description=record_main.__doc__,
+        epilog="Default: every topic the stack's nodes publish, under absolute names (paths, "
+               'markers, explanation, safety status, drive command, /diagnostics, /tf, '
+               '/tf_static), not the observation (its images are in the input bag).')
     parser.add_argument('--out', required=True, help='new rosbag2 directory')
-    parser.add_argument('--topics', default=','.join(DEFAULT_RECORD_TOPICS),
-                        help='comma-separated topic:=pkg/msg/Type or known default topics')
-    parser.add_argument('--namespace', default='')
+    parser.add_argument('--topics', default='',
+                        help='comma-separated topics instead of the default: a stack topic '
+                             '(relative to --namespace or absolute) or NAME:=pkg/msg/Type')
+    parser.add_argument('--namespace', default=stack.DEFAULT_NAMESPACE,
+                        help='namespace of the stack')
     parser.add_argument('--duration', type=float, default=0.0, help='seconds (0 = until Ctrl-C)')
     args = parser.parse_args(argv)
-    topics = {}
+    known = stack.recorded_topics(args.namespace)
+    topics = {} if args.topics else known
     for item in _topic_list(args.topics):
         name, _, type_name = item.partition(':=')
-        if not type_name and name not in DEFAULT_RECORD_TOPICS:
-            raise SystemExit(f'record_outputs: give the type of {name} as {name}:=pkg/msg/Type')
-        topics[name] = type_name or DEFAULT_RECORD_TOPICS[name]
-    with spinning_node('autovla_recorder', args.namespace) as node:
+        name = stack.resolve_topic(args.namespace, name)
+        if not type_name and name not in known:
+            raise SystemExit(f'record_outputs: {name} is not a stack output; give its type as '
+                             f'{name}:=pkg/msg/Type')
+        topics[name] = type_name or known[name]
+    with spinning_node('autovla_recorder') as node:
         recorder = OutputRecorder(node, Path(args.out), topics)
+        print(f'recording {len(topics)} topics to {args.out}: {", ".join(sorted(topics))}',
+              flush=True)
         started = time.monotonic()
         try:
             while not args.duration or time.monotonic() - started < args.duration:

@@ -14,8 +14,14 @@ import threading
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
+from autovla_common.frames import TF_STATIC_TOPIC
 from autovla_common.qos import LATCHED_QOS
-from autovla_scenarios.typestore import BAG_VERSION, STORAGE_PLUGINS, typestore
+from autovla_scenarios.typestore import (
+    BAG_VERSION,
+    LATCHED_BAG_QOS,
+    STORAGE_PLUGINS,
+    typestore,
+)
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
@@ -25,13 +31,17 @@ from rosgraph_msgs.msg import Clock
 from autovla_replay.bagdata import BagMessage, Frame
 
 # Replay publishers are RELIABLE (they match BEST_EFFORT subscribers too) with room for a
-# burst of one frame; the route is latched like a live route publisher.
+# burst of one frame; the route and /tf_static are latched like their live publishers.
 REPLAY_QOS = QoSProfile(depth=20, history=HistoryPolicy.KEEP_LAST,
                         reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.VOLATILE)
 RECORD_QOS = QoSProfile(depth=100, history=HistoryPolicy.KEEP_LAST,
                         reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.VOLATILE)
+# /tf_static is published once at start: only a transient-local reader gets it later.
+RECORD_LATCHED_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                                reliability=ReliabilityPolicy.RELIABLE,
+                                durability=DurabilityPolicy.TRANSIENT_LOCAL)
 FRAME_CONTEXT_SETTLE_S = 0.05   # s between a lock-step frame's context and its anchor image
 # Lock-step paces large messages (camera frames) at this rate. Cameras are BEST_EFFORT: a
 # burst of full-size JPEGs overruns the DDS transport buffers and frames are lost silently
@@ -88,7 +98,8 @@ class BagReplayer:
         self.clock = node.create_publisher(Clock, '/clock', 10)
         self.publishers = {
             topic: node.create_publisher(ros_type(type_name), self.remap.get(topic, topic),
-                                         LATCHED_QOS if topic in latched else REPLAY_QOS)
+                                         LATCHED_QOS if topic in latched or topic == TF_STATIC_TOPIC
+                                         else REPLAY_QOS)
             for topic, type_name in types.items()}
         self._last_clock = -1
         self._output_topic = ''          # set by watch_output (lock-step)
@@ -201,11 +212,13 @@ class OutputRecorder:
         self.counts = {topic: 0 for topic in self.topics}
         self._connections = {}
         for topic, type_name in self.topics.items():
-            self._connections[topic] = self._writer.add_connection(topic, type_name,
-                                                                   typestore=typestore())
+            latched = topic == TF_STATIC_TOPIC
+            self._connections[topic] = self._writer.add_connection(
+                topic, type_name, typestore=typestore(),
+                offered_qos_profiles=[LATCHED_BAG_QOS] if latched else [])
             node.create_subscription(ros_type(type_name), topic,
                                      lambda data, topic=topic: self._on_message(topic, data),
-                                     RECORD_QOS, raw=True)
+                                     RECORD_LATCHED_QOS if latched else RECORD_QOS, raw=True)
 
     def _on_message(self, topic: str, data: bytes) -> None:
         now = time.time_ns()

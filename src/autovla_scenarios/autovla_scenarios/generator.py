@@ -21,6 +21,13 @@ import shutil
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
+from autovla_common.frames import (
+    camera_frame,
+    camera_transforms,
+    odometry_transform,
+    TF_STATIC_TOPIC,
+    TF_TOPIC,
+)
 from autovla_common.rig import CameraRig, load_rig, save_rig
 import cv2
 import numpy as np
@@ -30,7 +37,12 @@ from autovla_scenarios import messages, obstacles
 from autovla_scenarios.catalogue import DEFAULT_SET, make_scenario
 from autovla_scenarios.geometry import to_frame
 from autovla_scenarios.render import Renderer, scene_boxes, scene_ground
-from autovla_scenarios.typestore import BAG_VERSION, STORAGE_PLUGINS, typestore
+from autovla_scenarios.typestore import (
+    BAG_VERSION,
+    LATCHED_BAG_QOS,
+    STORAGE_PLUGINS,
+    typestore,
+)
 from autovla_scenarios.world import Scenario, simulate_expert
 
 START_STAMP_NS = 1_700_000_000 * messages.NS_PER_S
@@ -129,7 +141,8 @@ class _BagSink:
     def write(self, stamp: int, topic: str, message) -> None:
         if topic not in self.connections:
             self.connections[topic] = self.writer.add_connection(
-                topic, message.__msgtype__, typestore=typestore())
+                topic, message.__msgtype__, typestore=typestore(),
+                offered_qos_profiles=[LATCHED_BAG_QOS] if topic == TF_STATIC_TOPIC else [])
         self.writer.write(self.connections[topic], stamp,
                           typestore().serialize_cdr(message, message.__msgtype__))
 
@@ -195,12 +208,23 @@ def generate_scenario(name: str, bag_path: Path, config: GenerationConfig = Gene
     route_poses = [(START_STAMP_NS, *route.at(s)[:3]) for s in np.arange(0.0, route.length, 2.0)]
     events.append((START_STAMP_NS, 0, TOPIC_ROUTE, messages.path(START_STAMP_NS, 'odom',
                                                                   route_poses)))
+    # TF as a car's bag carries it: camera frames once (latched), odom -> base_link with
+    # every odometry message.
+    events.append((START_STAMP_NS, 0, TF_STATIC_TOPIC, messages.tf_message(
+        camera_transforms(rig, 'base_link', START_STAMP_NS))))
     for k in range(odometry_count):
         t = k / config.odometry_rate
         i = track.index(t)
-        events.append((START_STAMP_NS + k * odom_ns, 1, TOPIC_ODOMETRY, messages.odometry(
-            START_STAMP_NS + k * odom_ns, track.x[i], track.y[i], track.yaw[i], track.speed[i],
-            track.yaw_rate[i])))
+        stamp = START_STAMP_NS + k * odom_ns
+        odometry = messages.odometry(stamp, track.x[i], track.y[i], track.yaw[i],
+                                     track.speed[i], track.yaw_rate[i])
+        events.append((stamp, 1, TOPIC_ODOMETRY, odometry))
+        pose = odometry.pose.pose
+        events.append((stamp, 1, TF_TOPIC, messages.tf_message([odometry_transform(
+            stamp, odometry.header.frame_id, odometry.child_frame_id,
+            (pose.position.x, pose.position.y, pose.position.z),
+            (pose.orientation.x, pose.orientation.y, pose.orientation.z,
+             pose.orientation.w))])))
     events.extend(_cloud_events(scenario, track, config))
     started = time.monotonic()
     with Writer(bag_path, version=BAG_VERSION,
@@ -220,7 +244,7 @@ def generate_scenario(name: str, bag_path: Path, config: GenerationConfig = Gene
             images = renderer.render(track.pose(t), ground, scene_boxes(scenario, t),
                                      scenario.lighting)
             for camera in rig.cameras:
-                frame_id = f'{camera.name}_optical'
+                frame_id = camera_frame(camera.name)
                 ok, jpeg = cv2.imencode('.jpg', images[camera.name],
                                         [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
                 if not ok:

@@ -3,6 +3,7 @@
 import math
 from typing import Sequence, Tuple
 
+from autovla_common.frames import FrameTransform
 import numpy as np
 
 from autovla_scenarios.typestore import msg_class
@@ -87,6 +88,19 @@ def odometry(stamp: int, x: float, y: float, yaw: float, speed: float, yaw_rate:
                 linear=vector3(x=float(speed), y=0.0, z=0.0),
                 angular=vector3(x=0.0, y=0.0, z=float(yaw_rate))),
             covariance=np.zeros(36)))
+
+
+def tf_message(transforms: Sequence[FrameTransform]):
+    """tf2_msgs/TFMessage carrying ``transforms``."""
+    vector3 = msg_class('geometry_msgs/msg/Vector3')
+    quaternion = msg_class('geometry_msgs/msg/Quaternion')
+    return msg_class('tf2_msgs/msg/TFMessage')(transforms=[
+        msg_class('geometry_msgs/msg/TransformStamped')(
+            header=header(t.stamp_ns, t.parent), child_frame_id=t.child,
+            transform=msg_class('geometry_msgs/msg/Transform')(
+                translation=vector3(*map(float, t.translation)),
+                rotation=quaternion(*map(float, t.rotation_xyzw))))
+        for t in transforms])
 
 
 def driving_command(stamp: int, command: int, source: int):

@@ -8,12 +8,24 @@ same .msg files rosidl built), so a bag's message definitions match the live gra
 from functools import lru_cache
 from pathlib import Path
 
+from rosbags.interfaces import (
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
 from rosbags.rosbag2 import StoragePlugin
 from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 from rosbags.typesys.store import Typestore
 
 STORAGE_PLUGINS = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
 BAG_VERSION = 9
+# Offered QoS recorded for a latched topic (/tf_static), so `ros2 bag play` latches it again.
+LATCHED_BAG_QOS = Qos(QosHistory.KEEP_LAST, 1, QosReliability.RELIABLE,
+                      QosDurability.TRANSIENT_LOCAL, QosTime(0, 0), QosTime(0, 0),
+                      QosLiveliness.AUTOMATIC, QosTime(0, 0), False)
 
 
 def autovla_msg_dir() -> Path:

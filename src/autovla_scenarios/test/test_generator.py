@@ -2,8 +2,14 @@
 
 import math
 
+from autovla_common.rig import load_rig
 from autovla_scenarios.catalogue import CATALOGUE, make_scenario
-from autovla_scenarios.generator import generate_scenario, GenerationConfig, START_STAMP_NS
+from autovla_scenarios.generator import (
+    default_rig_path,
+    generate_scenario,
+    GenerationConfig,
+    START_STAMP_NS,
+)
 from autovla_scenarios.typestore import typestore
 from autovla_scenarios.world import simulate_expert
 import cv2
@@ -69,6 +75,38 @@ def test_bag_round_trip_has_every_stream(tmp_path, storage):
     current = [m for m in agents.markers if not m.ns.startswith('future/')]
     assert len(current) == len(make_scenario('straight_cruise', 0).agents)
     assert len(agents.markers) == 11 * len(current)
+
+
+def test_bags_carry_tf_like_a_recorded_car(tmp_path):
+    generate_scenario('curve', tmp_path / 'bag', SMALL)
+    store = typestore()
+    with Reader(tmp_path / 'bag') as reader:
+        connections = {c.topic: c for c in reader.connections}
+        decoded = {}
+        for connection, stamp, data in reader.messages():
+            decoded.setdefault(connection.topic, []).append(
+                (stamp, store.deserialize_cdr(data, connection.msgtype)))
+    assert connections['/tf'].msgtype == connections['/tf_static'].msgtype == \
+        'tf2_msgs/msg/TFMessage'
+    # /tf_static is latched, so `ros2 bag play` latches it again.
+    [qos] = connections['/tf_static'].ext.offered_qos_profiles
+    assert qos.durability.name == 'TRANSIENT_LOCAL'
+    [(_, static)] = decoded['/tf_static']
+    rig = load_rig(default_rig_path())
+    assert sorted(t.child_frame_id for t in static.transforms) == sorted(
+        f'{name}_optical' for name in rig.names)
+    assert {t.header.frame_id for t in static.transforms} == {'base_link'}
+    # One odom -> base_link per odometry message, equal to its pose and stamp.
+    assert len(decoded['/tf']) == len(decoded['odometry']) == 20
+    for (tf_stamp, tf), (odom_stamp, odom) in zip(decoded['/tf'], decoded['odometry']):
+        [transform] = tf.transforms
+        assert tf_stamp == odom_stamp
+        assert (transform.header.frame_id, transform.child_frame_id) == ('odom', 'base_link')
+        assert transform.transform.translation.x == odom.pose.pose.position.x
+        assert transform.transform.rotation.z == pytest.approx(odom.pose.pose.orientation.z)
+    # Camera images name the frames /tf_static defines.
+    _, image = decoded['cameras/CAM_FRONT/image/compressed'][0]
+    assert image.header.frame_id == 'CAM_FRONT_optical'
 
 
 def test_expert_stops_behind_the_stopped_vehicle():
