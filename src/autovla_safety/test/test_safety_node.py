@@ -447,3 +447,29 @@ def test_sigint_in_nominal_ends_the_stream_with_an_emergency_stop_command():
         assert last.speed == 0.0 and math.isclose(last.acceleration, -2.5, abs_tol=1e-6)
     finally:
         stack.close()
+
+
+def test_clock_jump_back_restarts_in_comfortable_stop_and_recovers_within_a_few_plans():
+    """Issue 15 bug 5 (safety side): the README's restart, not an EMERGENCY_STOP."""
+    stack = Stack({**PARAMS, 'use_sim_time': True}, sim_start=1000.0, namespace='jump')
+    try:
+        stack.start()
+        stack.recover()
+        jumped_from = stack.time()
+        stack.clock.set(jumped_from - 30.0)
+        assert stack.node.wait_for_output('clock jumped back', timeout=10), stack.node.output()
+        def new_timeline():
+            return [s for s in list(stack.status) if seconds(s.header.stamp) < jumped_from - 1.0]
+        assert wait_until(lambda: any(s.mode == SafetyStatus.NOMINAL for s in new_timeline()),
+                          10), stack.node.output()[-3000:]
+        statuses = new_timeline()
+        nominal = next(s for s in statuses if s.mode == SafetyStatus.NOMINAL)
+        before = statuses[:statuses.index(nominal)]
+        assert {s.mode for s in before} == {SafetyStatus.COMFORTABLE_STOP}, \
+            [(s.mode_name, s.last_transition_reason) for s in before]
+        # Back within a few planning cycles (plans at 5 Hz, 3 needed) of simulated time.
+        assert seconds(nominal.header.stamp) - seconds(before[0].header.stamp) <= \
+            RECOVERY_PLANS * PLAN_PERIOD + SLACK
+    finally:
+        code = stack.close()
+    assert code == 0, stack.node.output()
