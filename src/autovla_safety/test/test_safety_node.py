@@ -405,17 +405,20 @@ def test_estop_held_across_a_clock_jump_back_until_reset():
         stack.estop_pub.publish(Bool(data=True))
         assert stack.wait_mode(SafetyStatus.EMERGENCY_STOP, stack.time(), timeout=2)
         jumped_from = stack.time()
+        status_seen, commands_seen = len(stack.status), len(stack.commands)
         stack.clock.set(jumped_from - 30.0)
         assert stack.node.wait_for_output('clock jumped back', timeout=10), stack.node.output()
 
-        def new_timeline(messages):
-            return [m for m in list(messages) if seconds(m.header.stamp) < jumped_from - 1.0]
+        def new_timeline(messages, seen):   # arrived after the jump, stamped before it
+            return [m for m in list(messages)[seen:]
+                    if seconds(m.header.stamp) < jumped_from - 1.0]
         # Valid plans keep coming at 5 Hz: far more than the 3 that would recover.
-        assert wait_until(lambda: len(new_timeline(stack.status)) >= 40, 20)
-        assert {s.mode for s in new_timeline(stack.status)} == {SafetyStatus.EMERGENCY_STOP}
-        commands = new_timeline(stack.commands)
+        assert wait_until(lambda: len(new_timeline(stack.status, status_seen)) >= 40, 20)
+        statuses = new_timeline(stack.status, status_seen)
+        assert {s.mode for s in statuses} == {SafetyStatus.EMERGENCY_STOP}
+        commands = new_timeline(stack.commands, commands_seen)
         assert commands and all(c.source == DriveCommand.SOURCE_MRM for c in commands)
-        assert 'external_estop' in {f.name for f in new_timeline(stack.status)[-1].active_faults}
+        assert 'external_estop' in {f.name for f in statuses[-1].active_faults}
         refused = stack.reset_estop()
         assert not refused.success and 'still asserted' in refused.message
         stack.estop_pub.publish(Bool(data=False))
@@ -455,11 +458,12 @@ def test_clock_jump_back_restarts_in_comfortable_stop_and_recovers_within_a_few_
     try:
         stack.start()
         stack.recover()
-        jumped_from = stack.time()
+        jumped_from, seen = stack.time(), len(stack.status)
         stack.clock.set(jumped_from - 30.0)
         assert stack.node.wait_for_output('clock jumped back', timeout=10), stack.node.output()
-        def new_timeline():
-            return [s for s in list(stack.status) if seconds(s.header.stamp) < jumped_from - 1.0]
+        def new_timeline():   # arrived after the jump, stamped before it (not in flight)
+            return [s for s in list(stack.status)[seen:]
+                    if seconds(s.header.stamp) < jumped_from - 1.0]
         assert wait_until(lambda: any(s.mode == SafetyStatus.NOMINAL for s in new_timeline()),
                           10), stack.node.output()[-3000:]
         statuses = new_timeline()
