@@ -18,7 +18,7 @@ simulated seconds (the stack's timeline) with the episode's ``time_scale``.
 
 Expected modes follow the ladder in the safety README with the shipped parameters:
 planner heartbeat 2 s -> DEGRADED, held plan 1.5 s -> FALLBACK (8 s at most), odometry
-0.5 s -> EMERGENCY_STOP; perception skips observations a camera is missing from
+0.5 s or a localization jump -> EMERGENCY_STOP; perception skips observations a camera is missing from
 (``late_camera_policy: skip``), so a camera fault silences the planner.
 """
 
@@ -67,7 +67,7 @@ CASES: Tuple[FaultCase, ...] = (
     FaultCase('odometry_nan', 'odometry', 'odometry position NaN', 'EMERGENCY_STOP'),
     FaultCase('odometry_inf', 'odometry', 'odometry speed +inf', 'EMERGENCY_STOP'),
     FaultCase('odometry_teleport', 'odometry', 'odometry +100 m sideways, then back',
-              'DEGRADED'),
+              'EMERGENCY_STOP'),
     FaultCase('clock_jump', 'clock', '/clock 30 s back (a replay restarting)',
               'COMFORTABLE_STOP', duration=1.0),
     FaultCase('route_empty', 'route', 'an empty route (clears it)', 'NOMINAL'),
