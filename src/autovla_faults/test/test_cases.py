@@ -49,8 +49,14 @@ def test_expected_ladder_is_ok_with_its_reaction_time():
 def test_missed_and_overreacting_faults_are_mismatches():
     missed = judge(episode(CAMERA, [(0.5, 'NOMINAL'), (3.2, 'DEGRADED'), (12.0, 'NOMINAL')]))
     assert not missed.ok and 'observed DEGRADED, expected FALLBACK' in missed.problems[0]
-    worse = judge(episode(CAMERA, LADDER[:3] + [(9.0, 'COMFORTABLE_STOP'), (12.0, 'NOMINAL')]))
+    worse = judge(episode(CAMERA, LADDER[:3] + [(5.0, 'COMFORTABLE_STOP'), (12.0, 'NOMINAL')]))
     assert 'observed COMFORTABLE_STOP, expected FALLBACK' in worse.problems[0]
+
+
+def test_ladder_timers_running_on_after_the_restore_are_not_the_faults():
+    slow_recovery = LADDER[:3] + [(9.0, 'COMFORTABLE_STOP'), (12.0, 'NOMINAL')]
+    verdict = judge(episode(CAMERA, slow_recovery))
+    assert verdict.ok and verdict.observed == 'FALLBACK'
 
 
 def test_latched_mode_must_hold_until_the_restore():
