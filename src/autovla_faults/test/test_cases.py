@@ -1,5 +1,8 @@
 """Judging fault episodes: each expectation can fail on its own, and the table says why."""
 
+from types import SimpleNamespace
+
+from autovla_faults.campaign import injections
 from autovla_faults.cases import (
     case_by_name,
     CASES,
@@ -98,3 +101,11 @@ def test_durations_are_reported_on_the_simulated_timeline():
 
 def test_no_command_at_all_is_one_gap_over_the_whole_episode():
     assert judge(episode(CAMERA, LADDER, commands=[])).max_gap_s == pytest.approx(12.0 - 1.0)
+
+
+def test_every_case_has_an_injection_and_a_restore():
+    world = SimpleNamespace(anchor='CAM_FRONT', cameras={'CAM_FRONT': None, 'CAM_BACK': None},
+                            jump_clock=lambda: None, publish_route=lambda kind='': None)
+    actions = injections(world, stack=None)
+    assert set(actions) == {case.name for case in CASES}
+    assert all(callable(inject) and callable(restore) for inject, restore in actions.values())
