@@ -76,7 +76,9 @@ CASES: Tuple[FaultCase, ...] = (
     FaultCase('clock_jump', 'clock', '/clock 30 s back (a replay restarting)',
               'COMFORTABLE_STOP', duration=1.0),
     FaultCase('route_empty', 'route', 'an empty route (clears it)', 'NOMINAL'),
-    FaultCase('route_far', 'route', 'a route 500 m to the side', 'NOMINAL'),
+    # Plans 500 m off the route break validator.max_route_deviation_m (on since issue 15
+    # item 4) and the fallback cannot run that far from it: a stop, not blind driving.
+    FaultCase('route_far', 'route', 'a route 500 m to the side', 'COMFORTABLE_STOP'),
     FaultCase('plan_nan', 'rogue plans', 'extra plans at 4 Hz with a NaN point', 'FALLBACK'),
     FaultCase('plan_absurd_speed', 'rogue plans', 'extra plans at 4 Hz asking 100 m/s',
               'FALLBACK'),
