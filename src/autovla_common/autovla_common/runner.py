@@ -1,11 +1,15 @@
 """Start a node, spin it, and leave cleanly: exit 0 on SIGINT, 1 on a start-up error."""
 
 import signal
-from typing import Callable, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import rclpy
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import (
+    ExternalShutdownException,
+    MultiThreadedExecutor,
+    SingleThreadedExecutor,
+)
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
@@ -15,8 +19,8 @@ class StartupError(RuntimeError):
     """A node cannot start (bad parameter, missing model...); the message says why."""
 
 
-def _interrupt(signum, _frame):
-    raise KeyboardInterrupt(signal.Signals(signum).name)
+# Longest wait of an executor whose signals are handled by Python (see run_node).
+WAKE_PERIOD_S = 0.1
 
 
 def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None,
@@ -25,25 +29,30 @@ def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None
 
     ``last_words(node)``, if given, runs once the spinning ends for any reason (SIGINT,
     SIGTERM, an exception) while the node can still publish: rclpy's own signal handlers,
-    which shut the context down first, are replaced by ones that only end the spinning.
-    Such a node must own a timer, whose wake-ups let the interpreter see the signal.
+    which shut the context down first, are replaced by ones that only record the request.
+    The executor waits at most WAKE_PERIOD_S at a time, so the request is seen even when
+    nothing else wakes it (a simulated clock that stopped), and a signal that arrives while
+    the node is still being built ends it right after.
     """
+    requested: List[int] = []   # stop signals received
     if last_words is None:
         rclpy.init(args=args)
     else:
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
         for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, _interrupt)
+            signal.signal(signum, lambda received, _frame: requested.append(received))
     node = None
     code = 0
     try:
         node = make_node()
-        if threads > 1:
-            executor = MultiThreadedExecutor(num_threads=threads)
-            executor.add_node(node)
+        executor = (MultiThreadedExecutor(num_threads=threads) if threads > 1
+                    else SingleThreadedExecutor())
+        executor.add_node(node)
+        if last_words is None:
             executor.spin()
         else:
-            rclpy.spin(node)
+            while rclpy.ok() and not requested:
+                executor.spin_once(timeout_sec=WAKE_PERIOD_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except _rclpy.RCLError:

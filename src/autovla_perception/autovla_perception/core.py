@@ -314,9 +314,8 @@ class PerceptionCore:
         if selection.status == 'skipped':
             self.sync.consume(anchor_ns)
             return StepResult('skipped', missing=selection.missing)
-        ego = self.ego.state()
-        tolerance_ns = self.config.odometry_tolerance_s * 1e9
-        if ego is None or abs(ego.stamp_ns - anchor_ns) > tolerance_ns:
+        ego = self.ego.state_at(anchor_ns, self.config.odometry_tolerance_s * 1e9)
+        if ego is None:
             if now_ns - selection.anchor_arrival_ns < self.config.max_wait_s * 1e9:
                 return StepResult('waiting')
             self.sync.consume(anchor_ns)

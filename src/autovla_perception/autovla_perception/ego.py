@@ -1,8 +1,10 @@
 """Ego motion state from odometry: speed, filtered acceleration and yaw rate, in base_link."""
 
+from bisect import bisect_left
+from collections import deque
 from dataclasses import dataclass
 import math
-from typing import Optional, Tuple
+from typing import Deque, Optional, Tuple
 
 from autovla_perception.preprocess import FrameError
 
@@ -51,11 +53,17 @@ class EgoEstimator:
     Filtered velocity: v_f += a (v - v_f) with a = dt / (tau + dt). Acceleration in the
     rotating base_link frame: dv_f/dt + omega x v_f, so a steady turn shows its centripetal
     acceleration. The filter restarts after a gap longer than ``max_gap_s``.
+
+    The states of the last ``history_s`` are kept, so an observation takes the ego state
+    at its camera stamp (``state_at``), not whatever odometry came in last: odometry runs
+    ahead of the cameras whenever frames arrive late (encoding, transport, a busy node).
     """
 
-    def __init__(self, time_constant_s: float, max_gap_s: float = 1.0):
+    def __init__(self, time_constant_s: float, max_gap_s: float = 1.0,
+                 history_s: float = 2.0):
         self._tau = time_constant_s
         self._max_gap_ns = int(max_gap_s * 1e9)
+        self._history_ns = int(history_s * 1e9)
         self.reset()
 
     def reset(self) -> None:
@@ -63,6 +71,8 @@ class EgoEstimator:
         self._last: Optional[OdometrySample] = None
         self._filtered = (0.0, 0.0)
         self._acceleration = (0.0, 0.0)
+        self._states: Deque[EgoState] = deque()
+        self._stamps: Deque[int] = deque()
 
     @property
     def latest_stamp_ns(self) -> Optional[int]:
@@ -89,17 +99,28 @@ class EgoEstimator:
             self._acceleration = ((new_x - old_x) / dt - sample.yaw_rate * new_y,
                                   (new_y - old_y) / dt + sample.yaw_rate * new_x)
         self._last = sample
+        self._states.append(EgoState(
+            stamp_ns=sample.stamp_ns,
+            speed=math.hypot(sample.velocity_x, sample.velocity_y),
+            velocity_x=sample.velocity_x, velocity_y=sample.velocity_y,
+            acceleration=math.hypot(*self._acceleration),
+            acceleration_x=self._acceleration[0],
+            yaw_rate=sample.yaw_rate,
+            pose=(sample.x, sample.y, sample.yaw)))
+        self._stamps.append(sample.stamp_ns)
+        while self._stamps[0] < sample.stamp_ns - self._history_ns:
+            self._stamps.popleft()
+            self._states.popleft()
 
     def state(self) -> Optional[EgoState]:
         """Return the current ego state, or None before the first sample."""
-        last = self._last
-        if last is None:
+        return self._states[-1] if self._states else None
+
+    def state_at(self, stamp_ns: int, tolerance_ns: float) -> Optional[EgoState]:
+        """Return the kept state stamped nearest ``stamp_ns`` if within ``tolerance_ns``."""
+        index = bisect_left(self._stamps, stamp_ns)
+        nearest = min((i for i in (index - 1, index) if 0 <= i < len(self._stamps)),
+                      key=lambda i: abs(self._stamps[i] - stamp_ns), default=None)
+        if nearest is None or abs(self._stamps[nearest] - stamp_ns) > tolerance_ns:
             return None
-        return EgoState(
-            stamp_ns=last.stamp_ns,
-            speed=math.hypot(last.velocity_x, last.velocity_y),
-            velocity_x=last.velocity_x, velocity_y=last.velocity_y,
-            acceleration=math.hypot(*self._acceleration),
-            acceleration_x=self._acceleration[0],
-            yaw_rate=last.yaw_rate,
-            pose=(last.x, last.y, last.yaw))
+        return self._states[nearest]

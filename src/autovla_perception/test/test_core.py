@@ -167,6 +167,33 @@ def test_stale_or_nan_odometry_blocks_the_observation():
     assert h.core.step(later + SECOND).status == 'stale_odometry'
 
 
+def test_odometry_running_ahead_of_late_frames_after_a_jump_back_is_matched_by_stamp():
+    """Issue 15 bug 5: after a backwards jump every anchor was skipped as stale_odometry.
+
+    The newest odometry was compared with the anchor: odometry (50 Hz, small) arrives as it
+    is stamped, camera frames arrive late, so it led the anchor by more than the tolerance.
+    """
+    h = Harness()
+    h.feed(100, 30)                          # the old timeline, then the clock jumps back
+    odometry_stamp = 0
+    statuses = []
+    for n in range(0, 30):
+        stamp = n * PERIOD
+        # Odometry is 0.4 s ahead of the frames that are arriving now.
+        while odometry_stamp <= stamp + 400_000_000:
+            h.core.on_odometry(OdometrySample(odometry_stamp, odometry_stamp * 6e-9, 0.0,
+                                              0.0, 6.0, 0.0, 0.0), 'odom')
+            odometry_stamp += 20_000_000
+        for camera in h.core.config.cameras:
+            h.core.on_image(camera.name, stamp, stamp, FRAMES[camera.name])
+        result = h.core.step(stamp + 150_000_000)   # past max_wait
+        statuses.append(result.status)
+    assert 'stale_odometry' not in statuses, statuses
+    assert statuses[-1] == 'ready'
+    assert abs(result.observation.ego.stamp_ns - result.observation.stamp_ns) <= 10_000_000
+    assert result.observation.ego.pose[0] == pytest.approx(29 * PERIOD * 6e-9, abs=0.07)
+
+
 def test_bag_loop_resets_buffers_and_recovers():
     h = Harness()
     anchor = h.feed(0, 30)

@@ -56,14 +56,18 @@ class Supervisor:
         self._estop_asserted = False
         self._internal_error: Optional[str] = None
         self.restart_timeline(now, reason)
+        self._odometry_expected_from = -math.inf   # at start-up no odometry is an emergency
 
     def restart_timeline(self, now: float, reason: str) -> None:
         """Forget every timed input (the clock jumped back); keep the latches.
 
         Heartbeats, plans, the route stamp and the recovery count belong to the old
         timeline. The e-stop and internal-error latches do not depend on time: only
-        ``reset_estop`` releases them, so a latched supervisor restarts in EMERGENCY_STOP.
+        ``reset_estop`` releases them, so a latched supervisor restarts in EMERGENCY_STOP,
+        any other in COMFORTABLE_STOP. Odometry on the new timeline gets the usual
+        ``odometry_timeout`` from the restart to arrive before its absence is an emergency.
         """
+        self._odometry_expected_from = now
         latched = self.estop_latched or self._internal_error is not None
         self.mode = Mode.EMERGENCY_STOP if latched else Mode.COMFORTABLE_STOP
         self.since = now
@@ -216,7 +220,8 @@ class Supervisor:
         if self._aeb_reason is not None:
             faults.append(Fault('aeb_braking', self._aeb_reason))
         if self._last_odometry_time is None:
-            faults.append(Fault('odometry_timeout', 'no odometry received yet'))
+            if now - self._odometry_expected_from > self.cfg.odometry_timeout:
+                faults.append(Fault('odometry_timeout', 'no odometry received yet'))
         elif not self.odometry_fresh(now):
             faults.append(Fault('odometry_timeout', f'no odometry for '
                                 f'{now - self._last_odometry_time:.2f} s, limit '

@@ -405,17 +405,20 @@ def test_estop_held_across_a_clock_jump_back_until_reset():
         stack.estop_pub.publish(Bool(data=True))
         assert stack.wait_mode(SafetyStatus.EMERGENCY_STOP, stack.time(), timeout=2)
         jumped_from = stack.time()
+        status_seen, commands_seen = len(stack.status), len(stack.commands)
         stack.clock.set(jumped_from - 30.0)
         assert stack.node.wait_for_output('clock jumped back', timeout=10), stack.node.output()
 
-        def new_timeline(messages):
-            return [m for m in list(messages) if seconds(m.header.stamp) < jumped_from - 1.0]
+        def new_timeline(messages, seen):   # arrived after the jump, stamped before it
+            return [m for m in list(messages)[seen:]
+                    if seconds(m.header.stamp) < jumped_from - 1.0]
         # Valid plans keep coming at 5 Hz: far more than the 3 that would recover.
-        assert wait_until(lambda: len(new_timeline(stack.status)) >= 40, 20)
-        assert {s.mode for s in new_timeline(stack.status)} == {SafetyStatus.EMERGENCY_STOP}
-        commands = new_timeline(stack.commands)
+        assert wait_until(lambda: len(new_timeline(stack.status, status_seen)) >= 40, 20)
+        statuses = new_timeline(stack.status, status_seen)
+        assert {s.mode for s in statuses} == {SafetyStatus.EMERGENCY_STOP}
+        commands = new_timeline(stack.commands, commands_seen)
         assert commands and all(c.source == DriveCommand.SOURCE_MRM for c in commands)
-        assert 'external_estop' in {f.name for f in new_timeline(stack.status)[-1].active_faults}
+        assert 'external_estop' in {f.name for f in statuses[-1].active_faults}
         refused = stack.reset_estop()
         assert not refused.success and 'still asserted' in refused.message
         stack.estop_pub.publish(Bool(data=False))
@@ -447,3 +450,30 @@ def test_sigint_in_nominal_ends_the_stream_with_an_emergency_stop_command():
         assert last.speed == 0.0 and math.isclose(last.acceleration, -2.5, abs_tol=1e-6)
     finally:
         stack.close()
+
+
+def test_clock_jump_back_restarts_in_comfortable_stop_and_recovers_within_a_few_plans():
+    """Issue 15 bug 5 (safety side): the README's restart, not an EMERGENCY_STOP."""
+    stack = Stack({**PARAMS, 'use_sim_time': True}, sim_start=1000.0, namespace='jump')
+    try:
+        stack.start()
+        stack.recover()
+        jumped_from, seen = stack.time(), len(stack.status)
+        stack.clock.set(jumped_from - 30.0)
+        assert stack.node.wait_for_output('clock jumped back', timeout=10), stack.node.output()
+        def new_timeline():   # arrived after the jump, stamped before it (not in flight)
+            return [s for s in list(stack.status)[seen:]
+                    if seconds(s.header.stamp) < jumped_from - 1.0]
+        assert wait_until(lambda: any(s.mode == SafetyStatus.NOMINAL for s in new_timeline()),
+                          10), stack.node.output()[-3000:]
+        statuses = new_timeline()
+        nominal = next(s for s in statuses if s.mode == SafetyStatus.NOMINAL)
+        before = statuses[:statuses.index(nominal)]
+        assert {s.mode for s in before} == {SafetyStatus.COMFORTABLE_STOP}, \
+            [(s.mode_name, s.last_transition_reason) for s in before]
+        # Back within a few planning cycles (plans at 5 Hz, 3 needed) of simulated time.
+        assert seconds(nominal.header.stamp) - seconds(before[0].header.stamp) <= \
+            RECOVERY_PLANS * PLAN_PERIOD + SLACK
+    finally:
+        code = stack.close()
+    assert code == 0, stack.node.output()

@@ -48,3 +48,12 @@ def test_sim_time_drives_stamps_rate_and_restart_after_a_jump_back():
         time.sleep(0.2)
         assert node.process.poll() is None
         assert node.stop() == 0, node.output()
+
+
+def test_sigint_ends_the_node_with_its_final_stop_while_the_simulated_clock_stands_still():
+    # No /clock at all: simulated time stands at 0, the control timer never fires.
+    with NodeProcess.ros_node('autovla_safety', 'safety_node',
+                              params={'use_sim_time': True}) as node:
+        assert node.wait_for_output('configuration:', timeout=30), node.output()
+        assert node.stop() == 0, node.output()
+        assert 'final emergency stop command sent' in node.output()

@@ -278,3 +278,16 @@ def test_localization_jump_is_an_emergency_held_until_the_odometry_settles(cfg):
         clock.tick()
     assert clock.now - jumped == pytest.approx(1.0, abs=2 * STEP)
     assert_recovers_after_three_plans(clock, Mode.EMERGENCY_STOP)
+
+
+def test_after_a_clock_jump_odometry_gets_its_timeout_before_it_is_an_emergency(cfg):
+    clock = Clock(cfg).nominal()
+    clock.odometry = False
+    jump_back(clock, 30.0)
+    restarted = clock.now
+    clock.run(0.45)
+    assert clock.supervisor.mode == Mode.COMFORTABLE_STOP
+    while clock.supervisor.mode != Mode.EMERGENCY_STOP:
+        clock.tick()
+    assert clock.now - restarted == pytest.approx(cfg.odometry_timeout, abs=2 * STEP)
+    assert 'no odometry received yet' in clock.supervisor.reason
