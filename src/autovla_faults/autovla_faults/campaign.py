@@ -337,8 +337,11 @@ class Stack:
                    '--namespace', '/' + NAMESPACE, '--device', 'cpu', '--rig-file',
                    str(rig_file), *extra]
         say(f'starting the stack: {" ".join(command)} (log: {log_path})')
+        # One math thread per node: on a shared 2-core machine, torch's OpenMP threads
+        # spinning against each other cost the planner seconds per plan.
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT,
-                                        env={**os.environ, 'PYTHONUNBUFFERED': '1'})
+                                        env={'OMP_NUM_THREADS': '1', **os.environ,
+                                             'PYTHONUNBUFFERED': '1'})
 
     def pids(self) -> Dict[str, int]:
         """Node name -> pid of its newest process, as the bring-up announced them."""

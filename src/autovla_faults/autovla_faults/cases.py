@@ -7,8 +7,12 @@ again (or ``recovery_timeout`` after the restore). Judged per case:
 Times are wall-clock seconds of the campaign; reported durations are converted to
 simulated seconds (the stack's timeline) with the episode's ``time_scale``.
 
-- observed mode: the most severe mode of any ``safety_status`` in the episode; it must
-  equal the expected one (no milder: the fault was missed; no worse: the ladder overreacted);
+- observed mode: the most severe mode of any ``safety_status`` from the injection until
+  ``REACTION_MARGIN_S`` after the restore; it must equal the expected one (no milder: the
+  fault was missed; no worse: the ladder overreacted). After that the ladder's timers go
+  on until the planner has proven itself again (``recovery_valid_plans`` fresh plans):
+  with a slow planner a FALLBACK may end in COMFORTABLE_STOP before that, which is the
+  ladder working, not the fault; the recovery is judged on its own;
 - held: for latches, no milder mode once the expected one was reached, until the restore;
 - time to react: injection -> first status at the expected mode (NOMINAL cases: none);
 - max command gap: longest silence between two ``drive_command`` messages, at most
@@ -18,8 +22,8 @@ simulated seconds (the stack's timeline) with the episode's ``time_scale``.
 
 Expected modes follow the ladder in the safety README with the shipped parameters:
 planner heartbeat 2 s -> DEGRADED, held plan 1.5 s -> FALLBACK (8 s at most), odometry
-0.5 s -> EMERGENCY_STOP; perception skips observations a camera is missing from
-(``late_camera_policy: skip``), so a camera fault silences the planner.
+0.5 s or a localization jump -> EMERGENCY_STOP; perception skips observations a camera is
+missing from (``late_camera_policy: skip``), so a camera fault silences the planner.
 """
 
 from dataclasses import dataclass, field
@@ -28,7 +32,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 MODES = ('NOMINAL', 'DEGRADED', 'FALLBACK', 'COMFORTABLE_STOP', 'EMERGENCY_STOP')
 GAP_LIMIT_S = 0.25          # 12.5 control periods: far above jitter, far below a stall
-FAULT_S = 5.0               # long enough for planner faults to reach FALLBACK (3.5 s)
+FAULT_S = 6.0               # planner faults reach FALLBACK 3.5 s after the last plan arrived
+REACTION_MARGIN_S = 0.5     # simulated seconds after the restore still counted as the fault's
 RECOVERY_S = 25.0
 
 
@@ -67,11 +72,13 @@ CASES: Tuple[FaultCase, ...] = (
     FaultCase('odometry_nan', 'odometry', 'odometry position NaN', 'EMERGENCY_STOP'),
     FaultCase('odometry_inf', 'odometry', 'odometry speed +inf', 'EMERGENCY_STOP'),
     FaultCase('odometry_teleport', 'odometry', 'odometry +100 m sideways, then back',
-              'DEGRADED'),
+              'EMERGENCY_STOP'),
     FaultCase('clock_jump', 'clock', '/clock 30 s back (a replay restarting)',
               'COMFORTABLE_STOP', duration=1.0),
     FaultCase('route_empty', 'route', 'an empty route (clears it)', 'NOMINAL'),
-    FaultCase('route_far', 'route', 'a route 500 m to the side', 'NOMINAL'),
+    # Plans 500 m off the route break validator.max_route_deviation_m (on since issue 15
+    # item 4) and the fallback cannot run that far from it: a stop, not blind driving.
+    FaultCase('route_far', 'route', 'a route 500 m to the side', 'COMFORTABLE_STOP'),
     FaultCase('plan_nan', 'rogue plans', 'extra plans at 4 Hz with a NaN point', 'FALLBACK'),
     FaultCase('plan_absurd_speed', 'rogue plans', 'extra plans at 4 Hz asking 100 m/s',
               'FALLBACK'),
@@ -143,7 +150,8 @@ def judge(episode: Episode) -> Verdict:
     """Compare an episode with its case's expectations."""
     case = episode.case
     end = episode.recovered_at if episode.recovered_at is not None else math.inf
-    window = [(t, mode) for t, mode in episode.statuses if episode.injected <= t <= end]
+    window_end = min(end, episode.restored + REACTION_MARGIN_S / episode.time_scale)
+    window = [(t, mode) for t, mode in episode.statuses if episode.injected <= t <= window_end]
     observed = max((mode for _, mode in window), key=severity, default='none')
     reached = next((t for t, mode in window
                     if severity(mode) >= severity(case.expected)), None)

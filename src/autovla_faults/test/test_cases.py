@@ -1,5 +1,8 @@
 """Judging fault episodes: each expectation can fail on its own, and the table says why."""
 
+from types import SimpleNamespace
+
+from autovla_faults.campaign import injections
 from autovla_faults.cases import (
     case_by_name,
     CASES,
@@ -49,8 +52,14 @@ def test_expected_ladder_is_ok_with_its_reaction_time():
 def test_missed_and_overreacting_faults_are_mismatches():
     missed = judge(episode(CAMERA, [(0.5, 'NOMINAL'), (3.2, 'DEGRADED'), (12.0, 'NOMINAL')]))
     assert not missed.ok and 'observed DEGRADED, expected FALLBACK' in missed.problems[0]
-    worse = judge(episode(CAMERA, LADDER[:3] + [(9.0, 'COMFORTABLE_STOP'), (12.0, 'NOMINAL')]))
+    worse = judge(episode(CAMERA, LADDER[:3] + [(5.0, 'COMFORTABLE_STOP'), (12.0, 'NOMINAL')]))
     assert 'observed COMFORTABLE_STOP, expected FALLBACK' in worse.problems[0]
+
+
+def test_ladder_timers_running_on_after_the_restore_are_not_the_faults():
+    slow_recovery = LADDER[:3] + [(9.0, 'COMFORTABLE_STOP'), (12.0, 'NOMINAL')]
+    verdict = judge(episode(CAMERA, slow_recovery))
+    assert verdict.ok and verdict.observed == 'FALLBACK'
 
 
 def test_latched_mode_must_hold_until_the_restore():
@@ -92,3 +101,11 @@ def test_durations_are_reported_on_the_simulated_timeline():
 
 def test_no_command_at_all_is_one_gap_over_the_whole_episode():
     assert judge(episode(CAMERA, LADDER, commands=[])).max_gap_s == pytest.approx(12.0 - 1.0)
+
+
+def test_every_case_has_an_injection_and_a_restore():
+    world = SimpleNamespace(anchor='CAM_FRONT', cameras={'CAM_FRONT': None, 'CAM_BACK': None},
+                            jump_clock=lambda: None, publish_route=lambda kind='': None)
+    actions = injections(world, stack=None)
+    assert set(actions) == {case.name for case in CASES}
+    assert all(callable(inject) and callable(restore) for inject, restore in actions.values())

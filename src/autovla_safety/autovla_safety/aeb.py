@@ -41,6 +41,9 @@ from autovla_safety.trajectory import EgoState, project_on_polyline, Trajectory
 # Half-width (m) of the band across the path in which an obstacle's previous boundary is
 # searched: narrower than a lane, so a neighbour in the next lane does not count.
 BOUNDARY_BAND = 1.0
+# Footprints tested together: large enough for numpy to pay off, small enough that a dense
+# lidar cloud times a chunk stays a few megabytes.
+POSE_CHUNK = 32
 
 
 @dataclass(frozen=True)
@@ -120,26 +123,34 @@ def first_contact(poses: np.ndarray, points: np.ndarray,
                   cfg: AebConfig) -> Optional[Tuple[float, int]]:
     """(arc length, point index) of the first footprint along ``poses`` holding a point.
 
-    ``points`` (N, 2) and ``poses`` are in base_link. Footprints are tried in path order
-    and the search stops at the first hit, so memory stays O(N) whatever the cloud size.
+    ``points`` (N, 2) and ``poses`` are in base_link. Points outside the paths' bounding
+    box (grown by the footprint's reach) are dropped first; the footprints are then tested
+    ``POSE_CHUNK`` at a time, in path order, so memory stays bounded by the cloud size.
     """
     if not len(points) or not len(poses):
         return None
     front = cfg.ego_length - cfg.rear_overhang
     half_width = cfg.ego_width / 2.0 + cfg.lateral_margin
     reach = math.hypot(max(front, cfg.rear_overhang), half_width)
-    candidates = np.flatnonzero(np.hypot(points[:, 0], points[:, 1])
-                                <= float(np.max(poses[:, 3])) + reach)
-    px, py = points[candidates, 0], points[candidates, 1]
-    for x, y, yaw, s in poses:
-        cos, sin = math.cos(yaw), math.sin(yaw)
-        along = cos * (px - x) + sin * (py - y)
-        across = -sin * (px - x) + cos * (py - y)
-        inside = np.flatnonzero((along >= -cfg.rear_overhang) & (along <= front)
-                                & (np.abs(across) <= half_width))
-        if len(inside):
+    low, high = poses[:, :2].min(axis=0) - reach, poses[:, :2].max(axis=0) + reach
+    candidates = np.flatnonzero(np.all((points >= low) & (points <= high), axis=1))
+    if not len(candidates):
+        return None
+    px, py = points[candidates, 0, None], points[candidates, 1, None]
+    for first in range(0, len(poses), POSE_CHUNK):
+        chunk = poses[first:first + POSE_CHUNK]
+        cos, sin = np.cos(chunk[:, 2]), np.sin(chunk[:, 2])
+        dx, dy = px - chunk[:, 0], py - chunk[:, 1]
+        along = cos * dx + sin * dy
+        inside = ((along >= -cfg.rear_overhang) & (along <= front)
+                  & (np.abs(cos * dy - sin * dx) <= half_width))
+        hits = np.flatnonzero(inside.any(axis=0))
+        if len(hits):
+            pose = int(hits[0])
             # Of the points inside, the one farthest back along the path touches first.
-            return float(s), int(candidates[inside[np.argmin(along[inside])]])
+            held = np.flatnonzero(inside[:, pose])
+            point = held[np.argmin(along[held, pose])]
+            return float(chunk[pose, 3]), int(candidates[point])
     return None
 
 
