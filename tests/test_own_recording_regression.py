@@ -56,6 +56,8 @@ def test_run_regression_on_real_looking_recordings(inputs, tmp_path):
         (out / bag.name / 'stack.log').read_text() for bag in bags
         if (out / bag.name / 'stack.log').exists())
     assert result.returncode == 0, logs
+    # The bag's /route reached the stack under its own name (perception and safety).
+    assert logs.count('route received') >= len(bags), logs
     summary = json.loads((out / 'summary.json').read_text(),
                          parse_constant=lambda c: pytest.fail(f'{c} in summary.json'))
     assert summary['schema'] == 2 and set(summary['scenarios']) == {b.name for b in bags}
