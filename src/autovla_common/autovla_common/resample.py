@@ -57,20 +57,30 @@ def _weights(in_size: int, out_size: int, channels: int = 1) -> Tuple[sparse.csr
     # 32-bit sums suffice while the positive weights of a row stay below ~2 (bicubic: 1.1).
     positive = np.where(fixed > 0, fixed, 0).sum(axis=1).max()
     dtype = np.int32 if positive * 255 + _ROUNDING < 2 ** 31 else np.int64
-    rows = np.repeat(np.arange(out_size), taps)[valid.ravel()]
-    cols = (first[:, None] + offsets[None, :])[valid]
-    matrix = sparse.csr_matrix((fixed[valid].astype(dtype), (rows, cols)),
+    used = valid & (fixed != 0)   # zero weights add nothing
+    rows = np.repeat(np.arange(out_size), taps)[used.ravel()]
+    cols = (first[:, None] + offsets[None, :])[used]
+    matrix = sparse.csr_matrix((fixed[used].astype(dtype), (rows, cols)),
                                shape=(out_size, in_size))
     if channels > 1:
         matrix = sparse.kron(matrix, sparse.identity(channels, dtype=dtype), format='csr')
     return matrix, int(first[0]), int(end[-1])
 
 
+@functools.lru_cache(maxsize=32)
+def _rows_weights(in_size: int, out_size: int) -> sparse.csr_matrix:
+    """Vertical weights restricted to the rows they read (the horizontal pass's output)."""
+    matrix, first, end = _weights(in_size, out_size)
+    return matrix[:, first:end].tocsr()
+
+
 def _apply(matrix: sparse.csr_matrix, pixels: np.ndarray) -> np.ndarray:
     """Resample the rows of a 2-D uint8 array with fixed-point ``matrix``; 8-bit result."""
     sums = matrix @ pixels.astype(matrix.dtype)
-    return np.clip((sums + (1 << (PRECISION_BITS - 1))) >> PRECISION_BITS, 0,
-                   255).astype(np.uint8)
+    sums += _ROUNDING
+    np.right_shift(sums, PRECISION_BITS, out=sums)
+    np.clip(sums, 0, 255, out=sums)
+    return sums.astype(np.uint8)
 
 
 def bicubic_resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -82,13 +92,14 @@ def bicubic_resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     in_height, in_width = image.shape[:2]
     channels = image.shape[2] if image.ndim == 3 else 1
     out_shape = (height, width) + image.shape[2:]
-    vertical, row_first, row_end = _weights(in_height, height)
     flat = image.reshape(in_height, in_width * channels)
     if in_width != width:   # horizontal pass over the rows the vertical pass reads
         horizontal, _, _ = _weights(in_width, width, channels)
+        row_first, row_end = _weights(in_height, height)[1:]
         rows = np.ascontiguousarray(flat[row_first:row_end].T)
         flat = np.ascontiguousarray(_apply(horizontal, rows).T)
-        vertical = vertical[:, row_first:row_end]
-    if in_height != height:
-        flat = _apply(vertical, flat)
+        if in_height != height:
+            flat = _apply(_rows_weights(in_height, height), flat)
+    elif in_height != height:
+        flat = _apply(_weights(in_height, height)[0], flat)
     return np.ascontiguousarray(flat).reshape(out_shape)
