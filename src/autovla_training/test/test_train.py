@@ -4,8 +4,15 @@ from types import SimpleNamespace
 
 from autovla_planner.model_files import build_tiny_model, TRAINED_CONFIG
 from autovla_planner.runtime import DecodingSettings, PlannerRuntime
+from autovla_replay.scoring import FrameTruth
 from autovla_training.dataset import scenario_samples
-from autovla_training.train import BehaviourCloner, evaluate, train, trainable_rows
+from autovla_training.train import (
+    BehaviourCloner,
+    evaluate,
+    plan_collides,
+    train,
+    trainable_rows,
+)
 import numpy as np
 import pytest
 import torch
@@ -54,3 +61,16 @@ def test_batched_offline_evaluation_equals_sequential_evaluation(scenario_dir):
     np.testing.assert_array_equal(np.stack(batched['model']), np.stack(sequential['model']))
     for key in ('l2_3s_m', 'safety_accepted_share', 'plan_collision_share'):
         assert together['model'][key] == pytest.approx(one_by_one['model'][key])
+
+
+def test_plan_collision_checks_the_ego_box_against_agents_at_each_step():
+    stamp = 10**9
+    times = 0.5 * np.arange(1, 11)
+    # One agent standing 10 m ahead of the ego (odom frame; the ego at x=100, heading +x).
+    boxes = {stamp + int(round(t * 1e9)): [(110.0, 0.0, 0.0, 4.5, 2.0)] for t in times}
+    truth = FrameTruth(stamp, (100.0, 0.0, 0.0), times, np.zeros((10, 2)), boxes)
+    straight = np.column_stack([2.0 * times, np.zeros(10), np.zeros(10)])
+    swerve = straight + [0.0, 6.0, 0.0]
+    assert plan_collides(truth, straight) == 1.0
+    assert plan_collides(truth, swerve) == 0.0
+    assert plan_collides(truth, straight[:4]) == 0.0      # stops 8 m short of the agent
