@@ -33,6 +33,7 @@ from autovla_scenarios.generator import (
 from autovla_scenarios.typestore import typestore
 import cv2
 from nav_msgs.msg import Odometry, Path
+import numpy as np
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
@@ -226,6 +227,13 @@ class RosLink:
 
     # -- callbacks ------------------------------------------------------------------------
     def _on_command(self, msg: DriveCommand) -> None:
+        values = (msg.steering_angle, msg.steering_rate, msg.speed, msg.acceleration, msg.jerk)
+        if not all(math.isfinite(v) for v in values):
+            # The car keeps the last valid command: a drive-by-wire rejects NaN the same way.
+            self.node.get_logger().warning(
+                f'drive_command with a non-finite field rejected: {values}',
+                throttle_duration_sec=5.0)
+            return
         with self._lock:
             self._command = msg
             self._lock.notify_all()
@@ -251,8 +259,16 @@ class RosLink:
         for msg in plans:
             t = self.sim_time(msg.header.stamp)
             step = int(round(t / sim.config.control_dt))
-            if step in self._poses and len(msg.points):
-                self.follower.on_plan(replace(plan_from_msg(msg), stamp=t), self._poses[step])
+            plan = plan_from_msg(msg)
+            usable = len(plan.t) >= 2 and all(np.isfinite(column).all() for column in (
+                plan.t, plan.x, plan.y, plan.yaw, plan.velocity, plan.acceleration))
+            if step not in self._poses or not usable:
+                self.node.get_logger().warning(
+                    f'plan stamped t={t:.2f} s not tracked: '
+                    + ('no camera frame at that stamp' if usable else
+                       'fewer than 2 points or a non-finite value'), throttle_duration_sec=5.0)
+                continue
+            self.follower.on_plan(replace(plan, stamp=t), self._poses[step])
 
     def _turn(self, sim: ClosedLoopSim) -> int:
         """nuScenes-style command: where the route is 3 s ahead at the current speed."""
