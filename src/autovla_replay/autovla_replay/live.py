@@ -96,10 +96,10 @@ class BagReplayer:
         self.node = node
         self.remap = remap or {}
         self.clock = node.create_publisher(Clock, '/clock', 10)
+        latched = set(latched) | {TF_STATIC_TOPIC}
         self.publishers = {
             topic: node.create_publisher(ros_type(type_name), self.remap.get(topic, topic),
-                                         LATCHED_QOS if topic in latched or topic == TF_STATIC_TOPIC
-                                         else REPLAY_QOS)
+                                         LATCHED_QOS if topic in latched else REPLAY_QOS)
             for topic, type_name in types.items()}
         self._last_clock = -1
         self._output_topic = ''          # set by watch_output (lock-step)
