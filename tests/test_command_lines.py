@@ -27,12 +27,15 @@ OPTIONS = [
 
 def parse_ros_args(command):
     """Let rcl parse ``command``'s ROS arguments; return what is left for the program."""
+    # --log-level sets this process's default logger level: keep the other tests' level.
+    level = rclpy.logging.get_logger_level('')
     context = Context()
-    rclpy.init(args=command, context=context)
     try:
+        rclpy.init(args=command, context=context)
+        rclpy.shutdown(context=context)
         return remove_ros_args(command)
     finally:
-        rclpy.shutdown(context=context)
+        rclpy.logging.set_logger_level('', level)
 
 
 @pytest.mark.parametrize('options', OPTIONS, ids=['defaults', 'every-argument'])
@@ -41,6 +44,13 @@ def test_every_node_command_line_parses_with_rcl(options):
         command = launch.command()
         assert Path(command[0]).is_file()
         assert parse_ros_args(command) == [command[0]], launch.node.name
+
+
+def test_parsing_leaves_the_test_process_log_level_alone():
+    [launch] = stack.describe(stack.StackOptions(nodes=('safety',), log_level='debug'))
+    before = rclpy.logging.get_logger_level('')
+    parse_ros_args(launch.command())
+    assert rclpy.logging.get_logger_level('') == before
 
 
 def test_rcl_refuses_a_broken_node_command_line():

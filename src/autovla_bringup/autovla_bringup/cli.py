@@ -210,7 +210,6 @@ def run_single_process(launches: Sequence[stack.NodeLaunch]) -> int:
     import rclpy
     from rclpy.exceptions import ParameterException
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
-    from rclpy.impl.implementation_singleton import rclpy_implementation
 
     with tempfile.NamedTemporaryFile('w', prefix='autovla_overrides_', suffix='.yaml',
                                      delete=False) as overrides_file:
@@ -228,12 +227,12 @@ def run_single_process(launches: Sequence[stack.NodeLaunch]) -> int:
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except rclpy_implementation.RCLError:
-        if rclpy.ok():   # else a signal's shutdown raced the executor (see autovla_common.runner)
-            raise
     except (StartupError, ParameterException, ValueError) as error:
         say(f'cannot start: {error}')
         code = 1
+    except RuntimeError:   # after StartupError, which is one
+        if rclpy.ok():   # else a signal's shutdown raced the executor (see autovla_common.runner)
+            raise
     finally:
         for node in nodes:
             node.destroy_node()

@@ -10,7 +10,6 @@ from rclpy.executors import (
     MultiThreadedExecutor,
     SingleThreadedExecutor,
 )
-from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 
@@ -55,14 +54,15 @@ def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None
                 executor.spin_once(timeout_sec=WAKE_PERIOD_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except _rclpy.RCLError:
-        # SIGTERM shut the context down between the executor's ok() check and its wait:
-        # a shutdown like any other, not a failure.
-        if rclpy.ok():
-            raise
     except (StartupError, ParameterException, ValueError) as error:
         rclpy.logging.get_logger('autovla').fatal(f'cannot start: {error}')
         code = 1
+    except RuntimeError:   # after StartupError, which is one
+        # A signal shut the context down while the executor was using it: between its ok()
+        # check and its wait (RCLError), or inside take_message (pybind11's RuntimeError
+        # 'Unable to convert call argument'). A shutdown like any other, not a failure.
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             if last_words is not None and rclpy.ok():
