@@ -58,8 +58,8 @@ def main():
         f'{SCENARIO}: {DURATION:g} simulated s in {loop:.1f} wall s with the full stack in '
         f'lock-step ({DURATION / loop:.2f} sim s per wall s; render {timing["render"]:.1f} s, '
         f'stack {timing["stack"]:.1f} s, vehicle+traffic {timing["sim"]:.1f} s, scoring '
-        f'{timing["scoring"]:.2f} s; stack start/stop {total - result["wall_s"]:.0f} + '
-        f'{result["wall_s"] - loop:.0f} s); in process with render: '
+        f'{timing["scoring"]:.2f} s; outside the loop: stack start-up, model loading and '
+        f'shutdown {total - loop:.0f} s); in process with render: '
         f'{DURATION / local["wall_s"]:.1f} sim s per wall s (render {local["render_s"]:.1f} s, '
         f'vehicle+traffic {local["sim_s"]:.1f} s, scoring {local["scoring_s"]:.2f} s)',
         sim_per_wall_stack=DURATION / loop, timing_stack=timing, in_process=local,
