@@ -14,9 +14,10 @@ import time
 
 from autovla_common.bench import write_result
 from autovla_common.rig import load_rig
+from autovla_safety.config import load_shipped_config
 from autovla_scenarios.catalogue import make_scenario
 from autovla_scenarios.generator import default_rig_path
-from autovla_sim.drivers import load_safety_config, RouteFollower
+from autovla_sim.drivers import RouteFollower
 from autovla_sim.loop import DriverLink, run
 from autovla_sim.scoring import score_rollout
 from autovla_sim.simulator import ClosedLoopSim, SimConfig
@@ -30,7 +31,7 @@ SCENARIO, SEED, DURATION = 'stopped_vehicle', 0, 10.0
 def in_process_with_render() -> dict:
     """Rule-based driver, cameras rendered every frame: the simulator's own speed."""
     scenario = make_scenario(SCENARIO, SEED)
-    safety = load_safety_config()
+    safety = load_shipped_config()
     sim = ClosedLoopSim(scenario, VehicleModel(safety.vehicle), SimConfig(duration=DURATION))
     scene = cli.Scene(scenario, load_rig(default_rig_path()), 800, 450)
     started = time.monotonic()

@@ -27,9 +27,8 @@ from pathlib import Path
 import time
 from typing import Dict, List, Optional, Sequence
 
-from autovla_common.params import load_defaults
 from autovla_safety.aeb import ObstacleMonitor, yaw_rate
-from autovla_safety.config import SafetyConfig
+from autovla_safety.config import load_shipped_config, SafetyConfig
 from autovla_safety.controller import route_trajectory, Tracker
 from autovla_safety.supervisor import Mode, Supervisor
 from autovla_safety.trajectory import EgoState, Plan, plan_to_odom, PoseHistory, Trajectory
@@ -50,17 +49,6 @@ DURATION = 12.0           # s per run
 YAW_RATE_WINDOW = 0.2     # s, as the node measures it
 STEPS_PER = (int(round(CLOUD_PERIOD / DT)), int(round(PLAN_PERIOD / DT)))
 
-
-def default_config_path() -> Path:
-    """config/safety.yaml of the install space, else of the source tree."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        installed = Path(get_package_share_directory('autovla_safety')) / 'config' / 'safety.yaml'
-        if installed.exists():
-            return installed
-    except (ImportError, LookupError, ValueError):
-        pass
-    return Path(__file__).resolve().parents[3] / 'config' / 'safety.yaml'
 
 
 @dataclass(frozen=True)
@@ -264,8 +252,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error('--seeds must be at least 1')
-    config = SafetyConfig.from_params(load_defaults(args.config or default_config_path(),
-                                                    'safety_node'))
+    config = load_shipped_config(args.config)
     seeds = list(range(args.seeds))
     text = table(evaluate(seeds, config), seeds)
     print(text)

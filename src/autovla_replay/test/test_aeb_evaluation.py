@@ -1,19 +1,17 @@
 """AEB evaluation loop: the forced planner crashes without AEB and stops with it."""
 
-from autovla_common.params import load_defaults
 from autovla_replay.aeb_evaluation import (
-    default_config_path,
     drive_straight_on,
     expert_activations,
     table,
 )
-from autovla_safety.config import SafetyConfig
+from autovla_safety.config import load_shipped_config
 import pytest
 
 
 @pytest.fixture(scope='module')
 def config():
-    return SafetyConfig.from_params(load_defaults(default_config_path(), 'safety_node'))
+    return load_shipped_config()
 
 
 def test_stopped_vehicle_is_hit_without_aeb_and_avoided_with_it(config):

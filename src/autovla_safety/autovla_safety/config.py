@@ -7,10 +7,11 @@ frozen dataclasses that the validator, supervisor and controller take.
 
 from dataclasses import dataclass, fields
 import math
+from pathlib import Path
 import re
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
-from autovla_common.params import ParamSpec
+from autovla_common.params import load_defaults, ParamSpec
 
 # Serialized size of one autovla_msgs/TrajectoryPoint (CDR: a Duration and 6 float64).
 PLAN_POINT_BYTES = 56
@@ -336,3 +337,20 @@ class SafetyConfig:
         if self.fallback.speed_cap > self.vehicle.speed_limit:
             problems.append('fallback.speed_cap_mps > vehicle.speed_limit_mps')
         return problems
+
+
+def shipped_params_file() -> Path:
+    """Return the safety node's params YAML: the install space's, else the source tree's."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        installed = Path(get_package_share_directory('autovla_safety')) / 'config' / 'safety.yaml'
+        if installed.exists():
+            return installed
+    except (ImportError, LookupError, ValueError):
+        pass
+    return Path(__file__).resolve().parents[3] / 'config' / 'safety.yaml'
+
+
+def load_shipped_config(path: Optional[Path] = None) -> 'SafetyConfig':
+    """Load the safety node's configuration from its params YAML (offline tools, simulators)."""
+    return SafetyConfig.from_params(load_defaults(path or shipped_params_file(), 'safety_node'))

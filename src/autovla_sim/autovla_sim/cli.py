@@ -23,12 +23,13 @@ from typing import Callable, Dict, List, Optional, Sequence
 from autovla_common.rig import load_rig, save_rig
 from autovla_common.spin import spinning_node
 from autovla_common.testing import executable, NodeProcess
+from autovla_safety.config import load_shipped_config
 from autovla_scenarios.catalogue import CATALOGUE, make_scenario
 from autovla_scenarios.generator import default_rig_path
 from autovla_scenarios.render import Renderer, scene_boxes, scene_ground
 import numpy as np
 
-from autovla_sim.drivers import ExpertDriver, load_safety_config, PlanFollower, RouteFollower
+from autovla_sim.drivers import ExpertDriver, PlanFollower, RouteFollower
 from autovla_sim.loop import DriverLink, LoopConfig, run
 from autovla_sim.node import CONTROL_MODEL, CONTROL_STACK, RosLink
 from autovla_sim.scoring import score_rollout
@@ -108,7 +109,7 @@ def start_stack(args: argparse.Namespace, rig_file: Path) -> NodeProcess:
 def run_one(name: str, seed: int, baseline: str, args: argparse.Namespace, rig_file: Path,
             log_dir: Path, on_frame: Optional[Callable] = None) -> Dict[str, object]:
     """One closed-loop run; returns its scores, loop timings and plan summaries."""
-    safety = load_safety_config()
+    safety = load_shipped_config()
     scenario = make_scenario(name, seed)
     sim = ClosedLoopSim(scenario, VehicleModel(safety.vehicle),
                         SimConfig(duration=args.duration))

@@ -12,10 +12,8 @@ All three return the control part of a DriveCommand (``autovla_safety.controller
 """
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Optional
 
-from autovla_common.params import load_defaults
 from autovla_safety.aeb import ObstacleMonitor
 from autovla_safety.config import SafetyConfig
 from autovla_safety.controller import Command, route_trajectory, Tracker
@@ -31,23 +29,6 @@ import numpy as np
 
 from autovla_scenarios import obstacles
 from autovla_sim.vehicle import VehicleState
-
-
-def safety_yaml() -> Path:
-    """Return the safety node's params file (install space, else the source tree)."""
-    try:
-        from ament_index_python.packages import get_package_share_directory
-        installed = Path(get_package_share_directory('autovla_safety')) / 'config' / 'safety.yaml'
-        if installed.exists():
-            return installed
-    except (ImportError, LookupError, ValueError):
-        pass
-    return Path(__file__).resolve().parents[3] / 'config' / 'safety.yaml'
-
-
-def load_safety_config(path: Optional[Path] = None) -> SafetyConfig:
-    """Load the safety node's configuration from its params YAML (limits, tracker, fallback)."""
-    return SafetyConfig.from_params(load_defaults(path or safety_yaml(), 'safety_node'))
 
 
 def ego_state(t: float, state: VehicleState) -> EgoState:

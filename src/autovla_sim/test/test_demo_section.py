@@ -3,10 +3,10 @@
 from types import SimpleNamespace
 
 from autovla_common.rig import load_rig
+from autovla_safety.config import load_shipped_config
 from autovla_scenarios.catalogue import make_scenario
 from autovla_scenarios.generator import default_rig_path
 from autovla_sim.cli import Scene
-from autovla_sim.drivers import load_safety_config
 from autovla_sim.simulator import ClosedLoopSim
 from autovla_sim.vehicle import VehicleModel
 import cv2
@@ -27,7 +27,7 @@ def test_section_without_stack_runs_has_every_type_in_its_table(tmp_path):
 
 def test_strip_panel_shows_birdseye_camera_mode_and_explanation():
     scenario = make_scenario('stopped_vehicle', 0)
-    sim = ClosedLoopSim(scenario, VehicleModel(load_safety_config().vehicle))
+    sim = ClosedLoopSim(scenario, VehicleModel(load_shipped_config().vehicle))
     images = Scene(scenario, load_rig(default_rig_path()), 320, 180)(sim)
     link = SimpleNamespace(plans=[SimpleNamespace(explanation='Fast thinking: stop.')],
                            mode='NOMINAL')

@@ -3,6 +3,7 @@
 import hashlib
 import math
 
+from autovla_safety.config import load_shipped_config
 from autovla_safety.controller import Command
 from autovla_scenarios.catalogue import (
     CATALOGUE,
@@ -12,7 +13,7 @@ from autovla_scenarios.catalogue import (
     TRAINING_TYPES,
 )
 from autovla_scenarios.world import simulate_expert
-from autovla_sim.drivers import ExpertDriver, load_safety_config, RouteFollower
+from autovla_sim.drivers import ExpertDriver, RouteFollower
 from autovla_sim.loop import DriverLink, run
 from autovla_sim.scoring import score_rollout
 from autovla_sim.simulator import ClosedLoopSim, SimConfig
@@ -21,7 +22,7 @@ from autovla_sim.vehicle import VehicleModel, VehicleState
 import numpy as np
 import pytest
 
-SAFETY = load_safety_config()
+SAFETY = load_shipped_config()
 DT = 0.02
 
 
