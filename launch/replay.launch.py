@@ -2,8 +2,9 @@
 
 Starts autovla.launch.py with use_sim_time:=true and the bag replay tool (autovla_replay's
 replay_bag, described in autovla_bringup.stack.REPLAY): it publishes /clock and the bag's
-topics in the stack's namespace. The other autovla.launch.py arguments (model_path, device,
-rig_file, namespace, log_level) pass through.
+topics in the stack's namespace, named by the same topic map as the stack. The other
+autovla.launch.py arguments (model_path, device, rig_file, topic_map, namespace, params_file,
+log_level) pass through.
 """
 
 from pathlib import Path
@@ -32,7 +33,8 @@ def replay_process(context):
         executable, LaunchConfiguration('bag').perform(context),
         LaunchConfiguration('mode').perform(context),
         float(LaunchConfiguration('rate').perform(context)),
-        LaunchConfiguration('namespace').perform(context))
+        LaunchConfiguration('namespace').perform(context),
+        LaunchConfiguration('topic_map').perform(context))
     return [ExecuteProcess(cmd=command, output='screen', emulate_tty=True)]
 
 

@@ -64,8 +64,9 @@ def test_rcl_refuses_a_broken_node_command_line():
 @pytest.mark.parametrize('mode', stack.REPLAY.modes)
 def test_replay_command_parses_with_replay_bags_parser(mode):
     command = stack.REPLAY.command(Path('/ws/lib/autovla_replay/replay_bag'), '/bags/scene 1',
-                                   mode, 2.0, 'car_7')
+                                   mode, 2.0, 'car_7', '/maps/car 7.yaml')
     args = build_replay_parser().parse_args(command[1:])
+    assert args.topic_map == '/maps/car 7.yaml'
     assert args.bag == '/bags/scene 1'
     assert args.mode == mode and args.rate == 2.0
     # The replay publishes where the stack listens.

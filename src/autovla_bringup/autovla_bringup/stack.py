@@ -106,19 +106,22 @@ class ReplayDescription:
     modes: Tuple[str, ...] = ('lockstep', 'rate')
 
     def command(self, executable_path: Path, bag: str, mode: str, rate: float,
-                namespace: str = DEFAULT_NAMESPACE) -> List[str]:
-        """Command line that replays ``bag`` into the stack in ``namespace``."""
+                namespace: str = DEFAULT_NAMESPACE, topic_map: str = '') -> List[str]:
+        """Command line that replays ``bag`` into the stack in ``namespace``.
+
+        ``topic_map``: the map naming the bag's input topics (the stack gets the same file).
+        """
         if not bag:
             raise ValueError('no bag given: replay.launch.py needs bag:=PATH')
         if mode not in self.modes:
             raise ValueError(f'replay mode {mode!r} is not one of {list(self.modes)}')
         if not math.isfinite(rate) or rate <= 0.0:
             raise ValueError(f'replay rate {rate} must be a positive number')
-        # The topic map of recorded car bags (issue 10, branch real-bags) adds its option here.
         # The stack publishes TF itself (perception: odometry and rig), so the bag's /tf and
         # /tf_static stay out; its ground truth goes out for RViz and Foxglove.
         return [str(executable_path), bag, '--mode', mode, '--rate', repr(rate),
-                '--namespace', normalize_namespace(namespace), '--exclude-prefix', '/tf']
+                '--namespace', normalize_namespace(namespace), '--exclude-prefix', '/tf'] + (
+                    ['--topic-map', topic_map] if topic_map else [])
 
 
 REPLAY = ReplayDescription()

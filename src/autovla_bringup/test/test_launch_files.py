@@ -137,12 +137,14 @@ def test_replay_launch_includes_the_stack_with_sim_time_and_needs_replay_bag(lau
     assert Path(source).name == 'autovla.launch.py' and Path(source).is_file()
     replay = stack.InstallSpace().installed_executable(stack.REPLAY.package,
                                                        stack.REPLAY.executable)
-    context = {'bag': '/bags/a', 'mode': 'lockstep', 'rate': '1.0', 'namespace': 'car'}
+    context = {'bag': '/bags/a', 'mode': 'lockstep', 'rate': '1.0', 'namespace': 'car',
+               'topic_map': '/maps/car.yaml'}
     if replay is not None:
         [process] = opaque_function(description)(context)
         assert process.kwargs['cmd'] == stack.REPLAY.command(replay, '/bags/a', 'lockstep',
-                                                             1.0, 'car')
-        assert process.kwargs['cmd'][-4:-2] == ['--namespace', '/car']
+                                                             1.0, 'car', '/maps/car.yaml')
+        assert process.kwargs['cmd'][-6:-4] == ['--namespace', '/car']
+        assert process.kwargs['cmd'][-2:] == ['--topic-map', '/maps/car.yaml']
     else:
         with pytest.raises(RuntimeError, match='replay_bag not found'):
             opaque_function(description)(context)
