@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence
 
 from autovla_common.spin import spinning_node
 from autovla_common.topic_map import load_or_default, TopicMap
-from autovla_scenarios.generator import RIG_FILE, TOPIC_AGENTS
+from autovla_scenarios.generator import RIG_FILE, scenario_topic_map
 
 from autovla_bringup import stack
 from autovla_replay import strict_json
@@ -248,7 +248,7 @@ def report_main(argv: Optional[Sequence[str]] = None) -> int:
 def _scoring_map(path: str, scenarios: bool) -> TopicMap:
     """Return the map of the bags; generated scenarios also carry their agents' boxes."""
     topic_map = load_or_default(Path(path) if path else None)
-    return replace(topic_map, objects=TOPIC_AGENTS) if scenarios and not path else topic_map
+    return scenario_topic_map() if scenarios and not path else topic_map
 
 
 def _domains(text: str, workers: int) -> List[int]:

@@ -11,7 +11,6 @@
 """
 
 import argparse
-from dataclasses import replace
 import json
 import os
 from pathlib import Path
@@ -20,8 +19,7 @@ import time
 from typing import Optional, Sequence
 
 from autovla_common.domain import isolate_ros_domain
-from autovla_common.topic_map import default_topic_map
-from autovla_scenarios.generator import generate_set, TOPIC_AGENTS
+from autovla_scenarios.generator import generate_set, scenario_topic_map
 from autovla_sim.demo import run_section, STACK_SCENARIOS
 
 from autovla_replay.pipeline import LockstepConfig
@@ -92,7 +90,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     say(f'starting the stack (log: {out / "stack.log"})')
     stack = start_stack(spec, out / 'stack.log')
     # The scenarios' map is the stack's own names, plus their agents' boxes for scoring.
-    topic_map = replace(default_topic_map(), objects=TOPIC_AGENTS)
+    topic_map = scenario_topic_map()
     jobs = scenario_jobs(scenario_dir, names)
     try:
         config = LockstepConfig(namespace=STACK_NAMESPACE, frame_timeout=args.frame_timeout,

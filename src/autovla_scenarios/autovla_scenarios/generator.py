@@ -13,7 +13,7 @@ Ground truth per frame:
   only the frame's own message.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import json
 import math
 from pathlib import Path
@@ -29,6 +29,7 @@ from autovla_common.frames import (
     TF_TOPIC,
 )
 from autovla_common.rig import CameraRig, load_rig, save_rig
+from autovla_common.topic_map import default_topic_map, TopicMap
 import cv2
 import numpy as np
 from rosbags.rosbag2 import Writer
@@ -70,6 +71,11 @@ def image_topic(camera: str) -> str:
 def info_topic(camera: str) -> str:
     """Relative topic of a camera's CameraInfo stream."""
     return f'cameras/{camera}/camera_info'
+
+
+def scenario_topic_map() -> TopicMap:
+    """Return the map of a generated scenario bag: the stack's own names plus the agents' boxes."""
+    return replace(default_topic_map(), objects=TOPIC_AGENTS)
 
 
 def default_rig_path() -> Path:

@@ -50,7 +50,12 @@ from autovla_replay.metrics import ego_collisions
 from autovla_replay.scoring import FrameTruth, load_truth, to_world
 from autovla_safety.config import SafetyConfig
 from autovla_safety.validator import validate_plan
-from autovla_scenarios.generator import generate_set, GenerationConfig, RIG_FILE
+from autovla_scenarios.generator import (
+    generate_set,
+    GenerationConfig,
+    RIG_FILE,
+    scenario_topic_map,
+)
 import numpy as np
 from std_msgs.msg import Header
 import yaml
@@ -288,8 +293,9 @@ def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]],
     codebook = next(p for p in planners.values() if p is not None).codebook
     safety = SafetyCheck()
     for entry in index['scenarios']:
-        truths = load_truth(scenario_dir / entry['name'])
         frames = list(bag_observations(scenario_dir / entry['name'], rig))
+        truths = load_truth(scenario_dir / entry['name'], [frame.stamp_ns for frame in frames],
+                            scenario_topic_map())
         planned = {name: plan_frames(runtime, frames, batch_size)
                    for name, runtime in planners.items() if runtime is not None}
         for number, frame in enumerate(frames):

@@ -68,7 +68,7 @@ def test_plan_collision_checks_the_ego_box_against_agents_at_each_step():
     times = 0.5 * np.arange(1, 11)
     # One agent standing 10 m ahead of the ego (odom frame; the ego at x=100, heading +x).
     boxes = {stamp + int(round(t * 1e9)): [(110.0, 0.0, 0.0, 4.5, 2.0)] for t in times}
-    truth = FrameTruth(stamp, (100.0, 0.0, 0.0), times, np.zeros((10, 2)), boxes)
+    truth = FrameTruth(stamp, (100.0, 0.0, 0.0), times, np.zeros((10, 2)), np.zeros(10), boxes)
     straight = np.column_stack([2.0 * times, np.zeros(10), np.zeros(10)])
     swerve = straight + [0.0, 6.0, 0.0]
     assert plan_collides(truth, straight) == 1.0
