@@ -10,6 +10,7 @@ from pathlib import Path
 import time
 from typing import Dict, List, Optional, Sequence
 
+from autovla_common.domain import claim_free_domain, DOMAINS, exported_domain, isolate_ros_domain
 from autovla_common.spin import spinning_node
 from autovla_common.topic_map import load_or_default, TopicMap
 from autovla_scenarios.generator import RIG_FILE, scenario_topic_map
@@ -251,14 +252,25 @@ def _scoring_map(path: str, scenarios: bool) -> TopicMap:
     return scenario_topic_map() if scenarios and not path else topic_map
 
 
-def _domains(text: str, workers: int) -> List[int]:
+def _domains(text: str, workers: int, own_stacks: bool) -> List[int]:
+    """DDS domains for the replays: as given, else free ones when we start the stacks.
+
+    A stack we start must never share a domain with a live one (a car's stack on the
+    default domain 0): an exported ROS_DOMAIN_ID is honoured for one job, otherwise every
+    worker gets a domain no DDS participant uses. A running stack (--namespace) is reached
+    on the current domain.
+    """
     if text:
         first, _, last = text.partition('-')
-        domains = list(range(int(first), int(last or first) + 1))
-    else:
-        base = int(os.environ.get('ROS_DOMAIN_ID', '0') or 0)
-        domains = [base] if workers <= 1 else [50 + k for k in range(workers)]
-    return domains[:max(1, workers)]
+        return list(range(int(first), int(last or first) + 1))[:max(1, workers)]
+    if not own_stacks:
+        return [exported_domain(os.environ) or 0]
+    if workers <= 1:
+        return [isolate_ros_domain()]
+    domains: List[int] = []
+    for _ in range(workers):
+        domains.append(claim_free_domain(d for d in DOMAINS if d not in domains))
+    return domains
 
 
 def regression_main(argv: Optional[Sequence[str]] = None) -> int:
@@ -284,8 +296,8 @@ def regression_main(argv: Optional[Sequence[str]] = None) -> int:
                         metavar='NODE.PARAM=VALUE', help='stack: parameter override; repeatable')
     parser.add_argument('--jobs', type=int, default=1, help='bags replayed side by side')
     parser.add_argument('--domains', default='',
-                        help='DDS domains for the stacks, e.g. 50-57 (default: the current one, '
-                             'or 50.. with --jobs)')
+                        help='DDS domains for the stacks, e.g. 50-57 (default: an exported '
+                             'ROS_DOMAIN_ID for one job, else free ones)')
     parser.add_argument('--ray', metavar='ADDRESS', default='',
                         help='run the bags as tasks on this Ray cluster (pip install ray)')
     _lockstep_options(parser)
@@ -295,7 +307,7 @@ def regression_main(argv: Optional[Sequence[str]] = None) -> int:
     rig = args.rig_file or (str(Path(args.scenarios) / RIG_FILE) if args.scenarios else '')
     stack = None if args.namespace else StackSpec(
         args.topic_map, rig, args.model_path, args.device, tuple(args.params_override))
-    domains = _domains(args.domains, args.jobs)
+    domains = _domains(args.domains, args.jobs, stack is not None)
     out = Path(args.out)
     if args.ray:
         run_on_ray(args.ray, jobs, out, config, stack, domains)
