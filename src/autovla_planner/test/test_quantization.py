@@ -64,7 +64,11 @@ def test_int8_plans_follow_the_float_model(runtimes, observation):
     assert cosine > 0.99
     float_plan, int8_plan = fp32.plan(observation), int8.plan(observation)
     assert int8_plan.action_indices.shape == (10,)
-    assert np.mean(int8_plan.action_indices == float_plan.action_indices) >= 0.8
+    # Compared as motions, not token ids: neighbouring codebook tokens are near-identical
+    # 0.5 s segments, and one different id shifts every later one.
+    path_length = np.sum(np.hypot(*np.diff(float_plan.poses[:, :2], axis=0).T))
+    deviation = np.max(np.hypot(*(int8_plan.poses[:, :2] - float_plan.poses[:, :2]).T))
+    assert deviation <= 0.05 * path_length, (deviation, path_length)
 
 
 def test_auto_mode_runs_the_int8_head_over_the_whole_vocabulary(observation):
