@@ -9,10 +9,8 @@ the paths, and the share of the 20 ms budget at 50 Hz. Medians over many repetit
 """
 
 from pathlib import Path
-import statistics
-import time
 
-from autovla_common.bench import write_result
+from autovla_common.bench import median_us, write_result
 from autovla_common.params import load_defaults
 from autovla_safety.aeb import ObstacleMonitor
 from autovla_safety.config import SafetyConfig
@@ -23,20 +21,10 @@ from autovla_scenarios.catalogue import make_scenario
 from autovla_scenarios.obstacles import scene_points
 import numpy as np
 
-REPEATS = 1000
 DT = 0.02
 SPEED = 10.0
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def median_us(function, repeats=REPEATS):
-    """Median wall time of one call, in microseconds."""
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - started)
-    return 1e6 * statistics.median(samples)
 
 
 def main():

@@ -9,11 +9,10 @@ recorded: a NOMINAL tick (tracking a 10-point VLA plan), the cost of validating 
 and the share of the 20 ms budget at the default 50 Hz. Medians over many repetitions.
 """
 
+from functools import partial
 from pathlib import Path
-import statistics
-import time
 
-from autovla_common.bench import write_result
+from autovla_common.bench import median_us, write_result
 from autovla_common.params import load_defaults
 from autovla_safety.config import SafetyConfig
 from autovla_safety.controller import route_trajectory, Tracker
@@ -25,18 +24,10 @@ import numpy as np
 from autovla_safety import conversions
 
 REPEATS = 2000
+time_us = partial(median_us, repeats=REPEATS)
 DT = 0.02
 ROOT = Path(__file__).resolve().parents[1]
 
-
-def median_us(function, repeats=REPEATS):
-    """Median wall time of one call, in microseconds."""
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - started)
-    return 1e6 * statistics.median(samples)
 
 
 def bare_pursuit(xs, ys, ego, wheelbase, lookahead, v_ref):
@@ -82,11 +73,11 @@ def main():
         command = tracker.track(vla, ego, 0.1, DT)
         conversions.command_msg(command, 0.0, supervisor.mode)
 
-    fallback_us = median_us(fallback_tick)
-    nominal_us = median_us(nominal_tick)
-    validate_us = median_us(lambda: validate_plan(plan, 0.1, ego, route, config.vehicle,
+    fallback_us = time_us(fallback_tick)
+    nominal_us = time_us(nominal_tick)
+    validate_us = time_us(lambda: validate_plan(plan, 0.1, ego, route, config.vehicle,
                                                   config.validator))
-    bare_us = median_us(lambda: bare_pursuit(fallback.x, fallback.y, ego,
+    bare_us = time_us(lambda: bare_pursuit(fallback.x, fallback.y, ego,
                                              config.vehicle.wheelbase, 4.0, 3.0))
     budget_us = 1e6 * DT
     write_result(

@@ -4,8 +4,9 @@ import json
 import os
 from pathlib import Path
 import platform
+import statistics
 import time
-from typing import Any
+from typing import Any, Callable
 
 
 def results_dir() -> Path:
@@ -33,3 +34,13 @@ def write_result(name: str, unit: str, value: float, baseline: float, summary: s
     path.write_text(json.dumps(record, indent=2, default=float) + '\n', encoding='utf-8')
     print(f'[bench] {name}: {summary}')
     return path
+
+
+def median_us(function: Callable[[], Any], repeats: int = 1000) -> float:
+    """Median wall time of one call of ``function``, in microseconds."""
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - started)
+    return 1e6 * statistics.median(samples)

@@ -31,6 +31,18 @@ def executable(package: str, name: str) -> str:
     return str(path)
 
 
+def stop_process(process: subprocess.Popen, timeout: float) -> int:
+    """SIGINT ``process`` as ``ros2 launch`` does, SIGKILL after ``timeout``; its exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, period: float = 0.02) -> bool:
     """Poll ``predicate`` until it is true or ``timeout`` seconds have passed."""
     deadline = time.monotonic() + timeout
@@ -72,14 +84,7 @@ class NodeProcess:
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGINT, wait, and return the exit code (SIGKILL after ``timeout``: returns -9)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, timeout)
 
     def __enter__(self):
         return self

@@ -31,7 +31,7 @@ from autovla_common.domain import isolate_ros_domain
 from autovla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
 from autovla_common.rig import load_rig, save_rig
 from autovla_common.spin import spinning_node
-from autovla_common.testing import executable, wait_until
+from autovla_common.testing import executable, stop_process, wait_until
 from autovla_scenarios.catalogue import make_scenario
 from autovla_scenarios.generator import default_rig_path
 from autovla_scenarios.render import Renderer, scene_ground
@@ -362,15 +362,9 @@ class Stack:
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGINT the bring-up (it stops its nodes) and return its exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        code = stop_process(self.process, timeout)
         self._log.close()
-        return self.process.returncode
+        return code
 
 
 def _alive(pid: int) -> bool:

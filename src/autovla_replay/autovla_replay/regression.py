@@ -11,7 +11,6 @@ import json
 import multiprocessing
 import os
 from pathlib import Path
-import signal
 import subprocess
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -92,14 +91,8 @@ def start_stack(spec: StackSpec, log_path: Path) -> subprocess.Popen:
 
 def stop_stack(process: subprocess.Popen, timeout: float = 30.0) -> int:
     """SIGINT the bring-up (it stops its nodes) and return its exit code."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
+    from autovla_common.testing import stop_process
+    return stop_process(process, timeout)
 
 
 def run_job(job: Job, run_dir: Path, config: LockstepConfig, stack: Optional[StackSpec],
