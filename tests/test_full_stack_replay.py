@@ -26,7 +26,8 @@ def test_lockstep_replay_through_the_real_stack(scenario_set, tmp_path):
     stack = NodeProcess([executable('autovla_bringup', 'autovla_bringup'), '--use-sim-time',
                          '--namespace', NAMESPACE, '--device', 'cpu',
                          '--rig-file', str(scenario_set / 'rig.yaml')])
-    config = LockstepConfig(namespace=NAMESPACE, frame_timeout=60.0)
+    # Generous: the first plan waits for the model load, which is slow with both cores busy.
+    config = LockstepConfig(namespace=NAMESPACE, frame_timeout=180.0)
     with stack:
         result = run_scenario(scenario_set / 'curve', tmp_path / 'run', config,
                               log=lambda line: None)
