@@ -1,8 +1,10 @@
+# shellcheck shell=bash
 # Source me: `source tools/activate.sh`. Puts the workspace environment into this shell:
 # the sourced ROS install (if any) or the ROS-from-wheels venv, and the built overlay.
 _autovla_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [[ ! -f "$_autovla_root/.venv/bin/activate" ]]; then
   echo "autovla: no .venv yet; run 'make setup' first" >&2
+  # shellcheck disable=SC2317  # exit is reached only when the file is run, not sourced
   return 1 2>/dev/null || exit 1
 fi
 # shellcheck disable=SC1091

@@ -153,6 +153,13 @@ def test_docker_scripts_pass_shellcheck_and_are_executable(script):
     assert (REPO / script).stat().st_mode & 0o111
 
 
+@pytest.mark.parametrize('script', ['tools/activate.sh', 'tools/setup_env.sh', '.ci/run'])
+def test_workspace_shell_scripts_pass_shellcheck(script):
+    result = subprocess.run([_tool('shellcheck'), str(REPO / script)], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_image_check_runs_the_installed_executables_with_the_ros_numpy():
     dockerfile = (REPO / 'docker/Dockerfile').read_text()
     assert 'RUN src/autovla_ros/docker/check_image.sh "$ROS_NUMPY_VERSION"' in dockerfile
