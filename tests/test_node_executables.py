@@ -22,7 +22,8 @@ def test_node_starts_and_exits_cleanly_on_sigint(package, name):
     with NodeProcess.ros_node(package, name) as node:
         assert node.wait_for_output('configuration', timeout=60), node.output()
         assert node.process.poll() is None, node.output()
-        assert node.stop() == 0, node.output()
+        # SIGINT may land in the model load; a clean exit, however slow on a busy CPU.
+        assert node.stop(timeout=90) == 0, node.output()
 
 
 @pytest.mark.parametrize('package,name,param,value,message', BAD_OVERRIDES)
