@@ -105,6 +105,9 @@ def test_bags_carry_tf_like_a_recorded_car(tmp_path):
         assert (transform.header.frame_id, transform.child_frame_id) == ('odom', 'base_link')
         assert transform.transform.translation.x == odom.pose.pose.position.x
         assert transform.transform.rotation.z == pytest.approx(odom.pose.pose.orientation.z)
+    # The last anchor frame has its whole 3 s expert (L2 horizon) in the bag's odometry.
+    last_frame = decoded['cameras/CAM_FRONT/image/compressed'][-1][0]
+    assert decoded['odometry'][-1][0] - last_frame >= 3_000_000_000
     # Camera images name the frames /tf_static defines.
     _, image = decoded['cameras/CAM_FRONT/image/compressed'][0]
     assert image.header.frame_id == 'CAM_FRONT_optical'
