@@ -4,8 +4,10 @@ Everything about the nodes (packages, executables, params files, overrides, came
 comes from autovla_bringup.stack, the description the autovla_bringup command also runs,
 so `ros2 launch` and `autovla_bringup` start the same processes with the same arguments.
 
-Perception and planner respawn after a crash (fixed delay stack.RESPAWN_DELAY_S: launch has
-no backoff; `autovla_bringup` backs off). The safety node is never respawned: if it exits,
+Perception and planner respawn after a crash (fixed delay respawn.RESPAWN_DELAY_S: launch has
+no backoff; `autovla_bringup` backs off), at most respawn.RESPAWN_MAX_RESTARTS times in all
+(launch counts no window); the exit after the last restart logs `GIVEN UP` and the node stays
+down while the safety node walks its stop ladder. The safety node is never respawned: if it exits,
 the launch logs it loudly and shuts everything down; the drive-by-wire side must time out
 on the silent command stream. On shutdown every node gets SIGINT at once and the safety node
 sends a final stop command (ordering, safety last, needs `autovla_bringup`).
@@ -20,7 +22,7 @@ from launch.events import Shutdown
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from autovla_bringup import stack
+from autovla_bringup import respawn, stack
 from launch import LaunchDescription
 
 
@@ -39,10 +41,32 @@ def stack_nodes(context):
     ]
 
 
+class GiveUpNotice:
+    """on_exit of a respawned node: says loudly when launch stops restarting it."""
+
+    def __init__(self, name, max_restarts):
+        self.name = name
+        self.max_restarts = max_restarts
+        self.exits = 0
+
+    def __call__(self, event, context):
+        if context.is_shutdown:
+            return None
+        self.exits += 1
+        if self.exits <= self.max_restarts:
+            return None
+        return [LogInfo(msg=f'GIVEN UP: {self.name} exited {self.exits} times '
+                            f'(respawn_max_retries {self.max_restarts}); it is not restarted '
+                            'again. The safety node keeps commanding its stop ladder; fix the '
+                            'cause and restart.')]
+
+
 def exit_policy(node):
-    """Respawn for perception and planner; the safety node's exit ends the launch."""
+    """Respawn for perception and planner (limited); the safety node's exit ends the launch."""
     if node.respawn:
-        return {'respawn': True, 'respawn_delay': stack.RESPAWN_DELAY_S}
+        return {'respawn': True, 'respawn_delay': respawn.RESPAWN_DELAY_S,
+                'respawn_max_retries': respawn.RESPAWN_MAX_RESTARTS,
+                'on_exit': GiveUpNotice(node.name, respawn.RESPAWN_MAX_RESTARTS)}
     reason = (f'{node.name} exited: no drive command is sent any more; the drive-by-wire '
               'side must time out and stop the vehicle')
     return {'on_exit': [LogInfo(msg=f'SAFETY NODE DOWN: {reason}'),

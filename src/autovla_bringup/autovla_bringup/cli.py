@@ -2,11 +2,14 @@
 
 Default: every node in its own process, exactly the command line ``ros2 launch`` would run
 (both come from ``autovla_bringup.stack.describe``). The command prints each child's pid.
-Perception or planner dying is restarted with backoff (``stack.RESPAWN_*``) while the
-safety node keeps commanding. On SIGINT or SIGTERM it stops perception and planner with
-SIGINT, then the safety node (which sends a final stop command), SIGKILL after a timeout.
-If the safety node dies, it says so loudly, stops the rest and exits with the safety
-node's code (a child killed by signal N counts as 128+N; 1 if it exited with 0); else 0.
+Perception or planner dying is restarted with backoff (``autovla_bringup.respawn``) while
+the safety node keeps commanding; one that died more than ``--max-restarts`` times within
+``--restart-window`` seconds is given up, loudly, and the safety node walks its stop ladder
+alone. On SIGINT or SIGTERM it stops perception and planner with SIGINT, then the safety
+node (which sends a final stop command), SIGKILL after a timeout. If the safety node dies,
+it says so loudly, stops the rest and exits with the safety node's code (a child killed by
+signal N counts as 128+N; 1 if it exited with 0); else 3 (GAVE_UP_EXIT_CODE) if a node was
+given up, 0 otherwise.
 ``--single-process`` spins all nodes in one MultiThreadedExecutor instead.
 """
 
@@ -27,6 +30,7 @@ from typing import List, Optional, Sequence
 import yaml
 
 from autovla_bringup import stack
+from autovla_bringup.respawn import GAVE_UP_EXIT_CODE, RespawnPolicy, RestartRecord
 from autovla_bringup.specs import typed_overrides, undeclared_overrides, user_params_problems
 
 PREFIX = '[autovla_bringup]'
@@ -60,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help='all nodes in this process, one MultiThreadedExecutor')
     parser.add_argument('--stop-timeout', type=float, default=10.0,
                         help='seconds the children get to exit after a signal before SIGKILL')
+    policy = RespawnPolicy()
+    parser.add_argument('--max-restarts', type=int, default=policy.max_restarts,
+                        help='perception/planner: restarts allowed within --restart-window; '
+                             'one more crash gives the node up (exit status '
+                             f'{GAVE_UP_EXIT_CODE} at the end); 0 = never restart')
+    parser.add_argument('--restart-window', type=float, default=policy.window_s,
+                        help='seconds over which --max-restarts counts')
     return parser
 
 
@@ -92,11 +103,12 @@ class Child:
     """One node's process and its respawn bookkeeping."""
 
     launch: stack.NodeLaunch
+    restarts: RestartRecord
     process: Optional[subprocess.Popen] = None
     started: float = 0.0             # monotonic time of the last start
-    failures: int = 0                # consecutive short runs (backoff exponent)
     restart_at: Optional[float] = None
     stopped: bool = False            # its end was recorded
+    given_up: bool = False           # crash-looped past the respawn limit; not restarted
 
     @property
     def name(self) -> str:
@@ -112,13 +124,15 @@ class Supervisor:
     """Runs the stack's nodes as child processes; safety outlives and outlasts the others.
 
     A respawned node (perception, planner) that dies is restarted with backoff while the
-    safety node walks its ladder. A node without respawn (safety) that dies ends the stack
-    loudly with a non-zero code: nothing commands the vehicle any more. On SIGINT/SIGTERM
-    the other nodes stop first; safety stops last and sends its final stop command.
+    safety node walks its ladder, until the respawn policy gives it up. A node without
+    respawn (safety) that dies ends the stack loudly with a non-zero code: nothing commands
+    the vehicle any more. On SIGINT/SIGTERM the other nodes stop first; safety stops last and
+    sends its final stop command.
     """
 
-    def __init__(self, launches: Sequence[stack.NodeLaunch], stop_timeout: float):
-        self.children = [Child(launch) for launch in launches]
+    def __init__(self, launches: Sequence[stack.NodeLaunch], stop_timeout: float,
+                 policy: RespawnPolicy = RespawnPolicy()):
+        self.children = [Child(launch, RestartRecord(policy)) for launch in launches]
         self.stop_timeout = stop_timeout
         self.received: Optional[int] = None
 
@@ -145,6 +159,11 @@ class Supervisor:
         finally:
             for signum in STOP_SIGNALS:
                 signal.signal(signum, signal.SIG_DFL)
+        given_up = [child.name for child in self.children if child.given_up]
+        if code == 0 and given_up:
+            say(f'exit status {GAVE_UP_EXIT_CODE}: given up after crash-looping: '
+                f'{", ".join(given_up)}')
+            return GAVE_UP_EXIT_CODE
         return code
 
     def _start(self, child: Child) -> None:
@@ -162,25 +181,32 @@ class Supervisor:
                 if now >= child.restart_at:
                     self._start(child)
                 continue
-            if child.process is None or child.process.poll() is None:
+            if child.given_up or child.process is None or child.process.poll() is None:
                 continue
             code = exit_code(child.process.returncode)
             if not child.launch.node.respawn:
                 child.stopped = True
-                banner = '!' * 72
-                say(banner)
-                say(f'SAFETY NODE DOWN: {child.name} exited with code {code}, stopping the '
-                    'stack. No drive command is sent any more: the drive-by-wire side must '
-                    'time out on the silent command stream and stop the vehicle.')
-                say(banner)
+                _shout(f'SAFETY NODE DOWN: {child.name} exited with code {code}, stopping the '
+                       'stack. No drive command is sent any more: the drive-by-wire side must '
+                       'time out on the silent command stream and stop the vehicle.')
                 return code or 1
             ran = now - child.started
-            child.failures = 0 if ran > stack.RESPAWN_STABLE_S else child.failures + 1
-            delay = min(stack.RESPAWN_DELAY_S * 2 ** max(child.failures - 1, 0),
-                        stack.RESPAWN_MAX_DELAY_S)
+            delay = child.restarts.after_exit(now, ran)
+            if delay is None:
+                child.given_up = child.stopped = True
+                policy = child.restarts.policy
+                _shout(f'GIVEN UP: {child.name} exited with code {code} after {ran:.1f} s, '
+                       f'after {policy.max_restarts} restart(s) within {policy.window_s:.0f} s '
+                       f'(--max-restarts): it is not restarted again. The '
+                       'safety node keeps commanding its stop ladder; fix the cause and '
+                       f'restart the stack (exit status {GAVE_UP_EXIT_CODE} when stopped).')
+                continue
             child.restart_at = now + delay
             say(f'{child.name} exited with code {code} after {ran:.1f} s; restarting it in '
-                f'{delay:.0f} s (consecutive failures: {child.failures}); safety stays up')
+                f'{delay:.0f} s (consecutive failures: {child.restarts.failures}, restarts '
+                f'within {child.restarts.policy.window_s:.0f} s: '
+                f'{child.restarts.restarts_in_window}/{child.restarts.policy.max_restarts}); '
+                'safety stays up')
         return 0
 
     def _stop(self, children: Sequence[Child]) -> None:
@@ -202,6 +228,14 @@ class Supervisor:
                 if not child.stopped:
                     say(f'stopped {child.name} (code {exit_code(child.process.returncode)})')
                 child.stopped = True
+
+
+def _shout(message: str) -> None:
+    """Print ``message`` between two rows of '!' (a node is down for good)."""
+    banner = '!' * 72
+    say(banner)
+    say(message)
+    say(banner)
 
 
 def run_single_process(launches: Sequence[stack.NodeLaunch]) -> int:
@@ -270,13 +304,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             problems.append('executables not found (run `make build`): ' + ', '.join(missing))
     except (ValueError, LookupError, OSError) as error:
         problems = [str(error)]
+    try:
+        policy = RespawnPolicy(args.max_restarts, args.restart_window)
+    except ValueError as error:
+        problems.append(str(error))
     if problems:
         for problem in problems:
             say(f'cannot start: {problem}')
         return 2
     if args.single_process:
         return run_single_process(launches)
-    return Supervisor(launches, args.stop_timeout).run()
+    return Supervisor(launches, args.stop_timeout, policy).run()
 
 
 if __name__ == '__main__':

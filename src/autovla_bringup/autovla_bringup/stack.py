@@ -34,8 +34,9 @@ class NodeDescription:
     name: str                # node name; also the section key of its params YAML
     params_file: str         # file name under share/<package>/config
     node_class: str          # 'module:Class', for --single-process
-    # True: restarted with backoff when it dies. False (safety): it must never be left
-    # running blind or restarted behind the drive-by-wire's back; its death ends the stack.
+    # True: restarted with backoff when it dies, up to a limit (autovla_bringup.respawn).
+    # False (safety): it must never be left running blind or restarted behind the
+    # drive-by-wire's back; its death ends the stack.
     respawn: bool = False
 
     @property
@@ -52,13 +53,6 @@ NODES = (
     NodeDescription('safety', 'autovla_safety', 'safety_node', 'safety_node',
                     'safety.yaml', 'autovla_safety.node:SafetyNode'),
 )
-
-# Respawn backoff of the nodes that have ``respawn``: the first restart after this delay,
-# each consecutive one after twice the previous, at most RESPAWN_MAX_DELAY_S; a run longer
-# than RESPAWN_STABLE_S starts the sequence again.
-RESPAWN_DELAY_S = 1.0
-RESPAWN_MAX_DELAY_S = 30.0
-RESPAWN_STABLE_S = 60.0
 
 ALL_NODES = 'all'
 USE_SIM_TIME = 'use_sim_time'

@@ -5,6 +5,7 @@ import re
 import signal
 import time
 
+from autovla_bringup.respawn import GAVE_UP_EXIT_CODE
 from autovla_common.testing import NodeProcess, PYTHON, RosProbe, wait_until
 import psutil
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -133,3 +134,32 @@ def test_safety_node_death_is_loud_and_ends_the_stack_non_zero():
         assert 'SAFETY NODE DOWN: safety_node exited with code 137' in process.output()
         assert 'drive-by-wire side must time out' in process.output()
         assert gone(pids['planner_node'])
+
+
+def test_a_crash_looping_planner_is_given_up_loudly_while_safety_keeps_stopping():
+    """Issue 15 item 3: restarts had no limit. A planner that cannot load its model always
+    crashes; after --max-restarts restarts it is given up, safety keeps commanding its stop
+    ladder, and the bring-up's exit status says a node was given up."""
+    with RosProbe() as probe, bringup('--nodes', 'planner,safety', '--device', 'cpu',
+                                      '--params-override', 'planner.model_path=/nonexistent',
+                                      '--max-restarts', '2', '--restart-window', '120') as process:
+        commands = probe.collect(DriveCommand, '/autovla/drive_command',
+                                 QoSProfile(depth=500, reliability=ReliabilityPolicy.RELIABLE))
+        assert wait_until(lambda: 'GIVEN UP: planner_node' in process.output(), 120), \
+            process.output()
+        output = process.output()
+        assert output.count('started planner_node') == 3, output
+        assert 'restarts within 120 s: 2/2' in output
+        gave_up = time.time()
+        assert wait_until(lambda: any(stamp_seconds(c.header.stamp) > gave_up + 1.0
+                                      for c in list(commands)), 20), process.output()
+        assert process.process.poll() is None and 'SAFETY NODE DOWN' not in process.output()
+        # No fourth start, whatever the backoff would have been.
+        assert process.output().count('started planner_node') == 3
+        assert {c.source for c in commands} <= {DriveCommand.SOURCE_FALLBACK,
+                                                DriveCommand.SOURCE_MRM}, \
+            {c.source for c in commands}
+        assert process.stop() == GAVE_UP_EXIT_CODE, process.output()
+        assert 'given up after crash-looping: planner_node' in process.output()
+        last = commands[-1]
+        assert last.source == DriveCommand.SOURCE_MRM and last.speed == 0.0

@@ -13,7 +13,7 @@ import types
 
 import pytest
 
-from autovla_bringup import stack
+from autovla_bringup import respawn, stack
 
 LAUNCH_DIR = Path(__file__).resolve().parents[3] / 'launch'
 
@@ -116,7 +116,15 @@ def test_perception_and_planner_respawn_and_the_safety_nodes_exit_shuts_down(lau
     perception, planner, safety = (node.kwargs for node in opaque_function(description)(context))
     for respawned in (perception, planner):
         assert respawned['respawn'] is True and respawned['respawn_delay'] > 0
-        assert 'on_exit' not in respawned
+        # Issue 15 item 3: a limit, and a loud line once launch stops restarting the node.
+        assert respawned['respawn_max_retries'] == respawn.RESPAWN_MAX_RESTARTS
+        notice = respawned['on_exit']
+        running = types.SimpleNamespace(is_shutdown=False)
+        exits = [notice(None, running) for _ in range(respawn.RESPAWN_MAX_RESTARTS + 1)]
+        assert exits[:-1] == [None] * respawn.RESPAWN_MAX_RESTARTS
+        (given_up,) = exits[-1]
+        assert given_up.kwargs['msg'].startswith(f'GIVEN UP: {respawned["name"]}')
+        assert notice(None, types.SimpleNamespace(is_shutdown=True)) is None
     assert not safety.get('respawn')
     log, shutdown = safety['on_exit']
     assert 'SAFETY NODE DOWN' in log.kwargs['msg']

@@ -239,8 +239,8 @@ class PerceptionCore:
         if outcome == 'duplicate_stamp':
             self.reject(outcome, f'{camera}: frame with an already seen stamp dropped')
         elif outcome == 'stamp_backwards':
-            self.reject(outcome, f'{camera}: stamps went backwards (bag looping?); all '
-                                 'frame buffers reset')
+            self.reject(outcome, f'{camera}: stamps went backwards (bag looping?); frames '
+                                 'of the old timeline dropped from every buffer')
 
     def _validate(self, camera: str, calibration: Calibration, frame: EncodedFrame) -> _Slot:
         expected = (calibration.width, calibration.height)

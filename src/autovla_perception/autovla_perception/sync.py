@@ -64,6 +64,13 @@ class CameraBuffer:
             self._stamps.popleft()
             self.frames.popleft()
 
+    def keep_within(self, first_ns: int, last_ns: int) -> None:
+        """Drop every frame stamped before ``first_ns`` or after ``last_ns``."""
+        while self._stamps and self._stamps[-1] > last_ns:
+            self._stamps.pop()
+            self.frames.pop()
+        self.prune(first_ns)
+
     def remove(self, frame: BufferedFrame) -> None:
         """Drop one frame (e.g. it turned out not to decode)."""
         index = self.frames.index(frame)
@@ -122,17 +129,27 @@ class Synchroniser:
         self.buffers = {name: CameraBuffer() for name in self.cameras}
         self.last_anchor_ns: Optional[int] = None
 
-    def reset(self) -> None:
-        """Forget every frame and the last anchor (after stamps jumped backwards)."""
-        for buffer in self.buffers.values():
-            buffer.clear()
+    def restart_timeline(self, camera: str, stamp_ns: int) -> None:
+        """Forget the old timeline after ``camera``'s stamps went back to ``stamp_ns``.
+
+        The other cameras keep their frames stamped within one sync tolerance of it: the same
+        capture on the new timeline, which may have come first (a camera's first new frame can
+        follow the others', or a last frame of the old timeline delivered late), and wiping
+        it lost the new replay's first observation. Everything else is dropped.
+        """
+        for name, buffer in self.buffers.items():
+            if name == camera:
+                buffer.clear()
+            else:
+                buffer.keep_within(stamp_ns - self.tolerance_ns, stamp_ns + self.tolerance_ns)
         self.last_anchor_ns = None
 
     def add(self, camera: str, stamp_ns: int, arrival_ns: int, payload: Any) -> str:
         """Buffer a frame; return 'ok', 'duplicate_stamp' (dropped) or 'stamp_backwards'.
 
         A stamp older than the camera's newest means the source went back in time (a bag
-        looping): every buffer is reset and the frame starts the new timeline.
+        looping, a second replay): the old timeline is dropped (``restart_timeline``) and the
+        frame starts the new one.
         """
         buffer = self.buffers[camera]
         newest = buffer.newest_stamp_ns
@@ -140,7 +157,7 @@ class Synchroniser:
         if newest is not None and stamp_ns == newest:
             return 'duplicate_stamp'
         if newest is not None and stamp_ns < newest:
-            self.reset()
+            self.restart_timeline(camera, stamp_ns)
             outcome = 'stamp_backwards'
         buffer.append(BufferedFrame(stamp_ns, arrival_ns, payload))
         # A sparse recording (keyframes seconds apart) still keeps a full history.

@@ -80,13 +80,36 @@ def test_frame_beyond_the_tolerance_does_not_fill_a_slot():
     assert len(selection.histories['LEFT']) == 4
 
 
-def test_stamps_going_backwards_reset_every_buffer():
+def test_stamps_going_backwards_drop_the_old_timeline_from_every_buffer():
     sync = make()
     feed(sync, 2.5)
     assert sync.add('LEFT', 5 * PERIOD, 0, None) == 'stamp_backwards'
-    assert [len(b.frames) for b in sync.buffers.values()] == [0, 1, 0]
+    # Only the capture at that stamp (within the 60 ms tolerance) stays: FRONT's and BACK's
+    # frames 0 and 20 ms from it; the 2 s of frames after it belong to the old timeline.
+    assert [[f.stamp_ns for f in b.frames] for b in sync.buffers.values()] == [
+        [5 * PERIOD], [5 * PERIOD], [5 * PERIOD + 20_000_000]]
     assert sync.last_anchor_ns is None
     assert sync.add('LEFT', 5 * PERIOD, 0, None) == 'duplicate_stamp'
+
+
+def test_a_timeline_restart_keeps_the_new_timelines_frames_that_came_first():
+    """Issue 10: a second replay into a running stack timed out frame 0.
+
+    The new replay's LEFT and FRONT frames arrive (LEFT's stamp going back restarts the
+    timeline), then a last BACK frame of the old timeline delivered late, then BACK's first
+    new frame: its stamp going back must drop the straggler, not LEFT's and FRONT's new frames.
+    """
+    sync = make(history_length=1)
+    end = feed(sync, 2.5, start=100 * SECOND)
+    start = 10 * SECOND
+    assert sync.add('LEFT', start + 10_000_000, 1, 'new') == 'stamp_backwards'
+    assert sync.add('FRONT', start, 2, 'new') == 'ok'
+    assert sync.add('BACK', end + PERIOD, 3, 'old, late') == 'ok'
+    assert sync.add('BACK', start + 20_000_000, 4, 'new') == 'stamp_backwards'
+    selection = sync.select(5)
+    assert selection.status == 'ready' and selection.anchor_stamp_ns == start
+    assert {camera: [f.payload for f in frames] for camera, frames in
+            selection.histories.items()} == {'FRONT': ['new'], 'LEFT': ['new'], 'BACK': ['new']}
 
 
 def test_buffers_keep_only_the_history_span():

@@ -299,7 +299,9 @@ def regression_main(argv: Optional[Sequence[str]] = None) -> int:
                         help='DDS domains for the stacks, e.g. 50-57 (default: an exported '
                              'ROS_DOMAIN_ID for one job, else free ones)')
     parser.add_argument('--ray', metavar='ADDRESS', default='',
-                        help='run the bags as tasks on this Ray cluster (pip install ray)')
+                        help="run the bags on this Ray cluster: 'local' starts one for the run, "
+                             "'auto' joins `ray start --head`; --jobs actors, one DDS domain "
+                             'each (optional extra: pip install -r requirements/optional.txt)')
     _lockstep_options(parser)
     args = parser.parse_args(argv)
     jobs = _jobs(args)

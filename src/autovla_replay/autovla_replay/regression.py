@@ -147,16 +147,44 @@ def run_jobs(jobs: Sequence[Job], run_dir: Path, config: LockstepConfig,
         return {name: future.result() for name, future in futures.items()}
 
 
+class DomainWorker:
+    """A Ray actor that runs jobs one at a time on its own DDS domain."""
+
+    def __init__(self, domain: int):
+        self.domain = domain
+
+    def run(self, job: Job, run_dir: Path, config: LockstepConfig, stack: StackSpec
+            ) -> Tuple[str, Dict[str, object]]:
+        """Run ``job`` (its stack started and stopped here); return (name, metrics)."""
+        return job.name, run_job(job, run_dir, config, stack, self.domain,
+                                 lambda line: print(line, flush=True))
+
+
 def run_on_ray(address: str, jobs: Sequence[Job], run_dir: Path, config: LockstepConfig,
                stack: StackSpec, domains: Sequence[int]) -> Dict[str, Dict[str, object]]:
-    """Run the jobs as Ray tasks (``pip install ray``: an optional extra), domain by job."""
+    """Run the jobs on a Ray cluster: one actor per domain, each running one job at a time.
+
+    ``address`` as ``ray.init`` takes it: 'local' (a cluster started for this run), 'auto'
+    (the one ``ray start --head`` runs here) or 'ray://host:10001'. An actor per domain, not
+    a task per job: two jobs on one domain at the same time would see each other's stacks
+    (same namespace). Bags, the run directory and the install space must be at the same paths
+    on every node (one machine, or a shared file system). ray is an optional extra
+    (requirements/optional.txt).
+    """
     try:
         import ray
+        from ray.util import ActorPool
     except ImportError as error:
-        raise SystemExit('--ray needs the optional ray package: pip install ray') from error
-    ray.init(address=address)
-    task = ray.remote(run_job)
-    futures = {job.name: task.remote(job, run_dir, config, stack,
-                                     domains[index % len(domains)], print)
-               for index, job in enumerate(jobs)}
-    return {name: ray.get(future) for name, future in futures.items()}
+        raise SystemExit('--ray needs the optional ray package: '
+                         'pip install -r requirements/optional.txt') from error
+    # A cluster started here needs no dashboard; a running one keeps its own settings.
+    ray.init(address=address, **({'include_dashboard': False} if address == 'local' else {}))
+    try:
+        # The stack's processes use the CPUs; the actor itself only waits on them.
+        worker = ray.remote(num_cpus=0)(DomainWorker)
+        pool = ActorPool([worker.remote(domain) for domain in domains[:max(1, len(jobs))]])
+        results = dict(pool.map_unordered(
+            lambda actor, job: actor.run.remote(job, run_dir, config, stack), jobs))
+    finally:
+        ray.shutdown()
+    return {job.name: results[job.name] for job in jobs}

@@ -6,6 +6,11 @@ boxes (for collisions and the report) come from the topic map's ``objects`` topi
 bag has one: visualization_msgs/MarkerArray, CUBE markers in odom (pose = box centre and
 yaw, scale.x = length, scale.y = width, header.stamp = when the box is valid; markers whose
 ns starts with 'future/' are predictions, drawn as such in generated scenarios).
+
+Only plans whose frame has the expert up to the longest L2 horizon (3 s) are scored: a
+recording that stops soon after its last camera frame leaves those frames a shorter future,
+and averaging them into the 1 s and 2 s figures but not the 3 s one would bias the table.
+They are counted as ``plans_without_full_future``.
 """
 
 from dataclasses import dataclass, field
@@ -30,6 +35,7 @@ MODE_SLOW = 1    # autovla_msgs/PlannedTrajectory.MODE_SLOW
 TOTAL_STAGE = 'total'   # the planner's end-to-end stage; the others are parts of it
 EXPERT_STEP_S = 0.5
 EXPERT_HORIZON_S = 5.0
+SCORED_FUTURE_S = max(metrics.HORIZONS_S)   # a frame is scored with this much expert future
 BOX_TOLERANCE_NS = 60_000_000   # boxes count for a waypoint within this of its time
 
 
@@ -213,9 +219,13 @@ def score_bag(bag: Path, outputs_bag: Path, topic_map: TopicMap, anchor_camera: 
     plans, statuses, explanation_msgs = load_outputs(outputs_bag)
     l2_rows, collision_rows, jerks, lateral, progress, heading, per_frame = \
         [], [], [], [], [], [], []
+    short_future = 0
     for plan in plans:
         truth = truths.get(plan.stamp)
-        if truth is None or not len(truth.expert_t):
+        if truth is None:
+            continue
+        if not len(truth.expert_t) or truth.expert_t[-1] < SCORED_FUTURE_S - 1e-6:
+            short_future += 1
             continue
         local = plan_at(plan, truth.expert_t)
         l2 = np.where(np.isfinite(local[:, 0]),
@@ -243,8 +253,10 @@ def score_bag(bag: Path, outputs_bag: Path, topic_map: TopicMap, anchor_camera: 
         'frames': len(anchors),
         'plans': len(plans),
         'scored_plans': len(l2_rows),
+        'plans_without_full_future': short_future,
         'unscored_reason': '' if l2_rows else (
-            'no plans' if not plans else 'no odometry after the planned frames'),
+            'no plans' if not plans else
+            f'less than {SCORED_FUTURE_S:g} s of odometry after the planned frames'),
         # Without boxes there is nothing to collide with: no collision figures (not 0 %).
         **metrics.summarize_scores(l2_rows, collision_rows if has_boxes else [],
                                    EXPERT_STEP_S),

@@ -48,8 +48,10 @@ def test_lockstep_gets_one_answer_per_frame_even_when_the_node_is_slow(scenario_
     stamps = sorted(m.decode().header.stamp.sec * 10**9 + m.decode().header.stamp.nanosec
                     for m in plans)
     assert stamps == [START_STAMP_NS + k * 500_000_000 for k in range(2, FRAMES)]
-    # The expert is the bag's own odometry (3 s of it): the last frame has no future.
-    assert metrics['plans'] == FRAMES - 2 and metrics['scored_plans'] == FRAMES - 3
+    # The expert is the bag's own odometry, recorded 5 s past the last camera frame (issue
+    # 10: it stopped with the frames): every plan is scored with its full 3 s expert.
+    assert metrics['plans'] == FRAMES - 2 and metrics['scored_plans'] == FRAMES - 2
+    assert metrics['plans_without_full_future'] == 0
     assert metrics['timeouts'] == 0
     assert metrics['explanation_share'] == 1.0
     assert metrics['model_ids'] == ['echo']

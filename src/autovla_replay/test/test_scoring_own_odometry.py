@@ -17,9 +17,15 @@ START = 1_600_000_000 * messages.NS_PER_S
 MAP = TopicMap((('CAM_FRONT', CameraTopics('/cam/compressed')),), odometry='/odom', route='')
 
 
-def odometry_bag(path, pose_at, seconds=8.0, rate=50.0):
-    """A bag with only /odom at ``rate`` Hz, logged 3 ms after capture."""
+def odometry_bag(path, pose_at, seconds=8.0, rate=50.0, anchors=()):
+    """A bag with /odom at ``rate`` Hz, logged 3 ms after capture (and /cam at ``anchors``)."""
     with Writer(path, version=BAG_VERSION, storage_plugin=STORAGE_PLUGINS['mcap']) as writer:
+        if anchors:
+            camera = writer.add_connection('/cam/compressed', 'sensor_msgs/msg/CompressedImage',
+                                           typestore=typestore())
+        for anchor in anchors:
+            msg = messages.compressed_image(anchor, 'cam', b'jpeg')
+            writer.write(camera, anchor, typestore().serialize_cdr(msg, msg.__msgtype__))
         connection = writer.add_connection('/odom', 'nav_msgs/msg/Odometry',
                                            typestore=typestore())
         for k in range(int(seconds * rate) + 1):
@@ -95,3 +101,41 @@ def test_a_mapped_topic_absent_from_the_bag_reads_as_no_messages(tmp_path):
     bag = odometry_bag(tmp_path / 'odom_only', lambda t: (t, 0.0, 0.0), seconds=0.2)
     assert read_messages(bag, ['/annotations/boxes']) == []
     assert len(read_messages(bag, ['/odom'])) == 11
+
+
+def straight_plan(stamp, speed):
+    """Serialized PlannedTrajectory: straight ahead at ``speed``, 10 points 0.5 s apart."""
+    from builtin_interfaces.msg import Duration
+    from rclpy.serialization import serialize_message
+
+    from autovla_msgs.msg import PlannedTrajectory, TrajectoryPoint
+    plan = PlannedTrajectory(explanation='straight', model_id='test')
+    plan.header.stamp.sec, plan.header.stamp.nanosec = divmod(stamp, 1_000_000_000)
+    for k in range(1, 11):
+        nanoseconds = k * 500_000_000
+        plan.points.append(TrajectoryPoint(
+            time_from_start=Duration(sec=nanoseconds // 10**9, nanosec=nanoseconds % 10**9),
+            x=speed * k * 0.5))
+    return serialize_message(plan)
+
+
+def test_only_frames_with_the_full_3s_expert_are_scored(tmp_path):
+    """Issue 10: the last frames of a bag got a truncated expert (L2@3s missing, 1-2 s biased)."""
+    from autovla_replay.scoring import score_bag
+    anchors = [START + 1_000_000_000, START + 6_000_000_000]   # 7 s and 2 s of odometry left
+    bag = odometry_bag(tmp_path / 'drive', lambda t: (10.0 * t, 0.0, 0.0), seconds=8.0,
+                       anchors=anchors)
+    outputs = tmp_path / 'outputs'
+    with Writer(outputs, version=BAG_VERSION, storage_plugin=STORAGE_PLUGINS['mcap']) as writer:
+        connection = writer.add_connection('planned_trajectory',
+                                           'autovla_msgs/msg/PlannedTrajectory',
+                                           typestore=typestore())
+        # The early plan follows the drive exactly; the late one is 4 m/s too slow.
+        for anchor, speed in zip(anchors, (10.0, 6.0)):
+            writer.write(connection, anchor, straight_plan(anchor, speed))
+    result = score_bag(bag, outputs, MAP, 'CAM_FRONT')
+    assert (result['plans'], result['scored_plans'], result['plans_without_full_future']) == \
+        (2, 1, 1)
+    # Only the early, exact plan is scored: no error at any horizon.
+    assert result['l2_uniad'] == pytest.approx({'1s': 0.0, '2s': 0.0, '3s': 0.0, 'avg': 0.0},
+                                               abs=1e-6)

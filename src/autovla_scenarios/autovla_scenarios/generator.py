@@ -2,7 +2,10 @@
 
 Time: frame k of a scenario is stamped START_STAMP_NS + k / camera_rate; every camera of the
 rig shares that stamp (a synchronised rig). The expert is simulated for the scenario duration
-plus the ground-truth horizon, so every frame has its full future.
+plus the ground-truth horizon, so every frame has its full future, and the odometry (with its
+/tf) is recorded over the same span: a scorer that takes the expert from the bag's own
+odometry finds the full horizon after the last camera frame too, as a recording that keeps
+running after the last frame of interest would have it.
 
 Ground truth per frame:
 - ``ground_truth/expert_trajectory``: nav_msgs/Path in base_link at the frame stamp, one pose
@@ -205,7 +208,8 @@ def generate_scenario(name: str, bag_path: Path, config: GenerationConfig = Gene
     if bag_path.exists():
         shutil.rmtree(bag_path)
     frame_count = int(math.floor(config.duration * config.camera_rate + 1e-9))
-    odometry_count = int(math.floor(config.duration * config.odometry_rate + 1e-9))
+    odometry_count = int(math.floor((config.duration + config.horizon) * config.odometry_rate
+                                    + 1e-9))
     frame_ns = int(round(messages.NS_PER_S / config.camera_rate))
     odom_ns = int(round(messages.NS_PER_S / config.odometry_rate))
     events: List[Tuple[int, int, str, object]] = []   # (stamp, order, topic, message)

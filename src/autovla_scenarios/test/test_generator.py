@@ -50,7 +50,8 @@ def test_bag_round_trip_has_every_stream(tmp_path, storage):
         counts[topic] = counts.get(topic, 0) + 1
     assert counts['cameras/CAM_FRONT/image/compressed'] == 4
     assert counts['cameras/CAM_BACK_LEFT/camera_info'] == 4
-    assert counts['odometry'] == 20 and counts['route'] == 1
+    # Odometry runs the horizon (5 s) past the 2 s of frames: the last frame's expert future.
+    assert counts['odometry'] == 70 and counts['route'] == 1
     assert counts['driving_command'] == 4
     assert counts['ground_truth/expert_trajectory'] == 4 and counts['ground_truth/agents'] == 4
     assert counts['obstacles/points'] == 20   # 2 s at the default 10 Hz
@@ -97,13 +98,16 @@ def test_bags_carry_tf_like_a_recorded_car(tmp_path):
         f'{name}_optical' for name in rig.names)
     assert {t.header.frame_id for t in static.transforms} == {'base_link'}
     # One odom -> base_link per odometry message, equal to its pose and stamp.
-    assert len(decoded['/tf']) == len(decoded['odometry']) == 20
+    assert len(decoded['/tf']) == len(decoded['odometry']) == 70
     for (tf_stamp, tf), (odom_stamp, odom) in zip(decoded['/tf'], decoded['odometry']):
         [transform] = tf.transforms
         assert tf_stamp == odom_stamp
         assert (transform.header.frame_id, transform.child_frame_id) == ('odom', 'base_link')
         assert transform.transform.translation.x == odom.pose.pose.position.x
         assert transform.transform.rotation.z == pytest.approx(odom.pose.pose.orientation.z)
+    # The last anchor frame has its whole 3 s expert (L2 horizon) in the bag's odometry.
+    last_frame = decoded['cameras/CAM_FRONT/image/compressed'][-1][0]
+    assert decoded['odometry'][-1][0] - last_frame >= 3_000_000_000
     # Camera images name the frames /tf_static defines.
     _, image = decoded['cameras/CAM_FRONT/image/compressed'][0]
     assert image.header.frame_id == 'CAM_FRONT_optical'
