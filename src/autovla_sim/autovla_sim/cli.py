@@ -100,7 +100,10 @@ def write_rig(path: Path, width: int, height: int) -> None:
 def start_stack(args: argparse.Namespace, rig_file: Path) -> NodeProcess:
     """Start perception, planner and safety with simulated time in /autovla."""
     command = [executable('autovla_bringup', 'autovla_bringup'), '--use-sim-time',
-               '--namespace', NAMESPACE, '--device', args.device, '--rig-file', str(rig_file)]
+               '--namespace', NAMESPACE, '--device', args.device, '--rig-file', str(rig_file),
+               # The simulator publishes the TF tree itself, as a car's localization would.
+               '--params-override', 'perception.publish_odom_tf=false',
+               '--params-override', 'perception.publish_camera_frames=false']
     if args.model_path:
         command += ['--model-path', args.model_path]
     return NodeProcess(command)
@@ -127,6 +130,9 @@ def run_one(name: str, seed: int, baseline: str, args: argparse.Namespace, rig_f
                 missing = link.wait_for_stack(120.0)
                 if missing:
                     say(f'{name}/{seed}: stack not ready: {", ".join(missing)}; running anyway')
+                if not link.start_clock(30.0):
+                    say(f'{name}/{seed}: no drive_command after the clock started; running '
+                        'anyway')
                 stats = run(sim, link, scene, loop_config,
                             (lambda sim, images: on_frame(sim, images, link)) if on_frame
                             else None)
