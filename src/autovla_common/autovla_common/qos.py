@@ -1,12 +1,14 @@
 """QoS profiles used across the stack (architecture.md, Conventions)."""
 
 from rclpy.qos import (
-                       DurabilityPolicy,
-                       HistoryPolicy,
-                       qos_profile_sensor_data,
-                       QoSProfile,
-                       ReliabilityPolicy,
+    DurabilityPolicy,
+    HistoryPolicy,
+    qos_profile_sensor_data,
+    QoSProfile,
+    ReliabilityPolicy,
 )
+
+from autovla_common.frames import TF_DEPTH
 
 # Cameras and odometry: BEST_EFFORT, keep last 5. A late frame is worth less than a new one.
 SENSOR_QOS = qos_profile_sensor_data
@@ -20,6 +22,12 @@ LATCHED_QOS = QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
 RELIABLE_QOS = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
                           reliability=ReliabilityPolicy.RELIABLE,
                           durability=DurabilityPolicy.VOLATILE)
+
+# tf2_ros's broadcaster profiles, so RViz, Foxglove and tf2 listeners match them.
+TF_QOS = QoSProfile(depth=TF_DEPTH, reliability=ReliabilityPolicy.RELIABLE,
+                    durability=DurabilityPolicy.VOLATILE)
+TF_STATIC_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                           durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def create_latched_subscriptions(node, msg_type, topic: str, callback, **options) -> list:

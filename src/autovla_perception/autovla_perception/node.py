@@ -7,12 +7,17 @@ from ament_index_python.packages import get_package_share_directory
 from autovla_common.frames import (
     camera_transforms,
     odometry_transform,
-    TF_DEPTH,
     TF_STATIC_TOPIC,
     TF_TOPIC,
 )
 from autovla_common.params import ParamSpec
-from autovla_common.qos import create_latched_subscriptions, RELIABLE_QOS, SENSOR_QOS
+from autovla_common.qos import (
+    create_latched_subscriptions,
+    RELIABLE_QOS,
+    SENSOR_QOS,
+    TF_QOS,
+    TF_STATIC_QOS,
+)
 from autovla_common.rig import load_rig
 from autovla_common.ros_params import declare_parameters
 from autovla_common.runner import run_node
@@ -21,7 +26,7 @@ from diagnostic_msgs.msg import DiagnosticArray, KeyValue
 from nav_msgs.msg import Odometry
 from nav_msgs.msg import Path as PathMsg
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile
 from rclpy.time import Time
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from tf2_msgs.msg import TFMessage
@@ -93,11 +98,6 @@ RETRY_PERIOD_S = 0.02      # re-check for a late camera this often while waiting
 DIAGNOSTICS_PERIOD_S = 1.0
 OBSERVATION_QOS = QoSProfile(depth=2, reliability=RELIABLE_QOS.reliability,
                              durability=RELIABLE_QOS.durability, history=RELIABLE_QOS.history)
-# tf2_ros's broadcaster profiles, so RViz, Foxglove and tf2 listeners match them.
-TF_QOS = QoSProfile(depth=TF_DEPTH, reliability=ReliabilityPolicy.RELIABLE,
-                    durability=DurabilityPolicy.VOLATILE)
-TF_STATIC_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                           durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def _rig_path(rig_file: str) -> Path:

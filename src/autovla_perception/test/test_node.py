@@ -3,11 +3,10 @@
 import math
 import time
 
-from autovla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS
+from autovla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, TF_QOS, TF_STATIC_QOS
 from autovla_common.rig import load_rig
 from autovla_common.ros_params import installed_params_file
 from autovla_common.testing import NodeProcess, RosProbe, wait_until
-from autovla_perception.node import TF_QOS, TF_STATIC_QOS
 from builtin_interfaces.msg import Time
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus

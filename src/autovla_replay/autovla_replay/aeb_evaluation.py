@@ -21,7 +21,7 @@ noise and a real sensor's occlusion and noise.
 """
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import math
 from pathlib import Path
 import time
@@ -174,6 +174,10 @@ def expert_activations(name: str, seed: int, config: SafetyConfig,
     scenario = make_scenario(name, seed)
     horizon = PLAN_POINTS * PLAN_STEP
     track = simulate_expert(scenario, duration + horizon, DT)
+    # The world's ego pose is the footprint centre; the AEB's base_link is the rear axle.
+    back = config.aeb.ego_length / 2.0 - config.aeb.rear_overhang
+    track = replace(track, x=track.x - back * np.cos(track.yaw),
+                    y=track.y - back * np.sin(track.yaw))
     monitor = ObstacleMonitor(config.aeb)
     history = PoseHistory(3.0)
     rejected = 0

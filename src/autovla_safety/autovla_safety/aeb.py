@@ -9,22 +9,30 @@ ROS-free. The same check as Autoware's autonomous_emergency_braking, in this pro
 2. Paths: the ego footprint (``ego_length`` x ``ego_width`` plus ``lateral_margin`` a side,
    ``rear_overhang`` behind base_link) swept every ``path_step`` metres along (a) the path
    the node is about to track and (b) the ego's current motion: constant speed and yaw
-   rate from odometry, the "IMU path" of Autoware. While a path is tracked, the current
-   motion is only trusted ``motion_horizon`` seconds ahead: beyond that the controller
-   steers along the tracked path (on a straight leading into a curve, the straight motion
-   would run into the cars parked outside the curve). In the stops nothing is tracked and
+   rate from odometry, the "IMU path" of Autoware. In the stops nothing is tracked and
    the current motion is checked as far as the stopping distance.
-3. Collision: the first footprint along a path that contains a point; its arc length is
-   the distance left to the obstacle.
-4. Obstacle speed: how far the obstacle's near boundary moved along the path since the
-   previous cloud (the rearmost previous point in a band around the contact point).
-   Oncoming motion counts as standing still (the RSS term only credits an obstacle
-   moving away), and so does an obstacle not seen before.
+3. Obstacle motion: every cloud is clustered and each cluster tracked from the previous
+   cloud (``obstacle_tracks``) for its velocity; an obstacle not tracked yet counts as
+   standing. Along a path each footprint is tested at the time the ego reaches it
+   (the path's own timing: the plan's times, or the current speed for the current motion)
+   against the points moved by their velocity until then, unless the obstacle drives ahead
+   along the path there (velocity within 45 degrees of the path's direction): that one is
+   judged where it is, with the RSS credit below. So a car crossing in front of the ego is
+   where it will be when the ego gets there (gone), a pedestrian walking into the lane is
+   in it, and an oncoming car in the ego's path comes closer.
+4. Collision: the first footprint that holds a (moved) point; its arc length is the
+   distance left; the speed along the path of an obstacle driving ahead is its speed
+   (others count as standing there).
 5. Imminent when the distance is shorter than the RSS stopping distance
    ``v * reaction_time + v^2 / (2 deceleration) - v_obstacle^2 / (2 obstacle_deceleration)
    + longitudinal_margin``. Then the node brakes at ``deceleration`` (an emergency stop)
    and keeps braking ``hold`` seconds after the last imminent collision, whatever the
    planner says. A plan whose own path is imminent at the speed it asks for is rejected.
+6. The current motion and the tracked path: while the ego is within ``path_tolerance`` of
+   the path it tracks, the controller keeps it on that path, and the path's own check
+   covers where the car goes; the current motion is checked (``motion_horizon`` seconds
+   ahead) only when the ego is off it. At a curve entry the straight current motion would
+   otherwise run into the cars parked along the curve.
 Paths are only swept as far as the stopping distance with a standing obstacle: nothing
 farther can be imminent, which keeps the check short (milliseconds) at control rate.
 """
@@ -36,14 +44,15 @@ from typing import Optional, Tuple
 import numpy as np
 
 from autovla_safety.config import AebConfig
+from autovla_safety.obstacle_tracks import ObstacleTracker
 from autovla_safety.trajectory import EgoState, project_on_polyline, Trajectory
 
-# Half-width (m) of the band across the path in which an obstacle's previous boundary is
-# searched: narrower than a lane, so a neighbour in the next lane does not count.
-BOUNDARY_BAND = 1.0
 # Footprints tested together: large enough for numpy to pay off, small enough that a dense
 # lidar cloud times a chunk stays a few megabytes.
 POSE_CHUNK = 32
+# An obstacle whose velocity is within 45 degrees of the path's direction drives ahead of
+# the ego along it; any other moving obstacle crosses the path or comes towards the ego.
+FOLLOWING_COS = math.cos(math.radians(45.0))
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,26 @@ class Collision:
                 f'{self.time_to_collision:.1f} s')
 
 
+def displacement(vx, vy, yaw_rate, dt) -> Tuple[np.ndarray, np.ndarray]:
+    """Way (x, y) covered in ``dt`` at constant speed and yaw rate from velocity (vx, vy)."""
+    turn = yaw_rate * dt
+    straight = np.abs(yaw_rate) < 1e-4
+    rate = np.where(straight, 1.0, yaw_rate)
+    sin_t, one_minus_cos = np.sin(turn), 1.0 - np.cos(turn)
+    # Rotation of (sin turn, 1 - cos turn) / rate by the heading; dt * velocity when straight.
+    x = np.where(straight, vx * dt, (vx * sin_t - vy * one_minus_cos) / rate)
+    y = np.where(straight, vy * dt, (vy * sin_t + vx * one_minus_cos) / rate)
+    return x, y
+
+
+def following(along, speed):
+    """Whether an obstacle moving at ``speed``, ``along`` of it on the path, drives ahead.
+
+    Ahead along the path: its velocity within 45 degrees of the path's direction (step 3).
+    """
+    return np.asarray(along) > FOLLOWING_COS * np.asarray(speed)
+
+
 def stopping_distance(cfg: AebConfig, speed: float, obstacle_speed: float = 0.0) -> float:
     """RSS longitudinal distance (m) to stop behind an obstacle that brakes too."""
     speed = max(speed, 0.0)
@@ -94,15 +123,22 @@ def motion_path(speed: float, yaw_rate: float, length: float, step: float) -> np
     return np.column_stack([x, y, yaw, s])
 
 
-def trajectory_path(trajectory: Trajectory, ego: EgoState, length: float,
-                    step: float) -> Tuple[np.ndarray, float]:
-    """Poses (M, 4) in base_link from the ego's projection onwards, and the top speed on them.
+def arc_length_at(trajectory: Trajectory, ego: EgoState) -> Tuple[float, float]:
+    """(arc length, distance) of the ego's projection on ``trajectory``."""
+    index, fraction, distance = project_on_polyline(trajectory.x, trajectory.y, ego.x, ego.y)
+    next_s = trajectory.s[min(index + 1, len(trajectory.s) - 1)]
+    return trajectory.s[index] + fraction * (next_s - trajectory.s[index]), distance
 
-    The path ends where the trajectory ends or after ``length`` metres.
+
+def trajectory_path(trajectory: Trajectory, ego: EgoState, length: float,
+                    step: float) -> Tuple[np.ndarray, np.ndarray, float]:
+    """Poses (M, 4) in base_link from the ego's projection onwards, times and top speed.
+
+    The times are the seconds until the ego reaches each pose (the trajectory's own
+    timing); the top speed is the fastest the trajectory asks for on them. The path ends
+    where the trajectory ends or after ``length`` metres.
     """
-    index, fraction, _ = project_on_polyline(trajectory.x, trajectory.y, ego.x, ego.y)
-    start = trajectory.s[index] + fraction * (trajectory.s[min(index + 1, len(trajectory.s) - 1)]
-                                              - trajectory.s[index])
+    start = arc_length_at(trajectory, ego)[0]
     end = min(float(trajectory.s[-1]), start + length)
     s = np.append(np.arange(start, end, step), end)
     x, y = np.interp(s, trajectory.s, trajectory.x), np.interp(s, trajectory.s, trajectory.y)
@@ -116,31 +152,48 @@ def trajectory_path(trajectory: Trajectory, ego: EgoState, length: float,
     poses = np.column_stack([cos * dx + sin * dy, -sin * dx + cos * dy, heading - ego.yaw,
                              s - start])
     top_speed = float(np.max(np.interp(s, trajectory.s, trajectory.v)))
-    return poses, top_speed
+    reached = np.interp(s, trajectory.s, trajectory.t)
+    return poses, np.maximum(reached - reached[0], 0.0), top_speed
 
 
-def first_contact(poses: np.ndarray, points: np.ndarray,
-                  cfg: AebConfig) -> Optional[Tuple[float, int]]:
+def first_contact(poses: np.ndarray, points: np.ndarray, cfg: AebConfig,
+                  motion: Optional[np.ndarray] = None,
+                  times: Optional[np.ndarray] = None) -> Optional[Tuple[float, int]]:
     """(arc length, point index) of the first footprint along ``poses`` holding a point.
 
-    ``points`` (N, 2) and ``poses`` are in base_link. Points outside the paths' bounding
-    box (grown by the footprint's reach) are dropped first; the footprints are then tested
-    ``POSE_CHUNK`` at a time, in path order, so memory stays bounded by the cloud size.
+    ``points`` (N, 2) and ``poses`` are in base_link. With ``motion`` (N, 3: velocity in
+    base_link and yaw rate) and ``times`` (M,: seconds until the ego reaches each pose),
+    each footprint meets the points where their constant speed and turn rate take them by
+    then, unless they drive ahead along the path at that pose (module docstring, step 3).
+    Points that cannot come near the paths' bounding box (grown by the footprint's reach
+    and their motion) are dropped first; the footprints are then tested ``POSE_CHUNK`` at
+    a time, in path order, so memory stays bounded by the cloud size.
     """
     if not len(points) or not len(poses):
         return None
     front = cfg.ego_length - cfg.rear_overhang
     half_width = cfg.ego_width / 2.0 + cfg.lateral_margin
-    reach = math.hypot(max(front, cfg.rear_overhang), half_width)
-    low, high = poses[:, :2].min(axis=0) - reach, poses[:, :2].max(axis=0) + reach
-    candidates = np.flatnonzero(np.all((points >= low) & (points <= high), axis=1))
+    moving = motion is not None and times is not None
+    if not moving:
+        motion, times = np.zeros((len(points), 3)), np.zeros(len(poses))
+    reach = math.hypot(max(front, cfg.rear_overhang), half_width) + \
+        np.linalg.norm(motion[:, :2], axis=1, keepdims=True) * float(np.max(times))
+    low, high = poses[:, :2].min(axis=0), poses[:, :2].max(axis=0)
+    candidates = np.flatnonzero(np.all((points >= low - reach) & (points <= high + reach),
+                                       axis=1))
     if not len(candidates):
         return None
     px, py = points[candidates, 0, None], points[candidates, 1, None]
+    vx, vy, turn = (motion[candidates, k, None] for k in range(3))
     for first in range(0, len(poses), POSE_CHUNK):
         chunk = poses[first:first + POSE_CHUNK]
         cos, sin = np.cos(chunk[:, 2]), np.sin(chunk[:, 2])
         dx, dy = px - chunk[:, 0], py - chunk[:, 1]
+        if moving:
+            crossing = ~following(vx * cos + vy * sin, np.hypot(vx, vy))
+            shift_x, shift_y = displacement(vx, vy, turn, times[first:first + POSE_CHUNK])
+            dx = dx + np.where(crossing, shift_x, 0.0)
+            dy = dy + np.where(crossing, shift_y, 0.0)
         along = cos * dx + sin * dy
         inside = ((along >= -cfg.rear_overhang) & (along <= front)
                   & (np.abs(cos * dy - sin * dx) <= half_width))
@@ -161,8 +214,8 @@ class ObstacleMonitor:
         self.cfg = cfg
         self.cloud_stamp: Optional[float] = None
         self._points = np.zeros((0, 2))            # odometry frame
-        self._previous = np.zeros((0, 2))
-        self._previous_stamp: Optional[float] = None
+        self._motion = np.zeros((0, 3))            # per point: vx, vy (odom), yaw rate
+        self._tracker = ObstacleTracker(cfg.cluster_distance, cfg.max_obstacle_speed)
         self._brake_until = -math.inf
         self.reason = ''
         self.activations = 0
@@ -179,8 +232,7 @@ class ObstacleMonitor:
             cos, sin = math.cos(pose.yaw), math.sin(pose.yaw)
             xy = np.column_stack([pose.x + cos * xy[:, 0] - sin * xy[:, 1],
                                   pose.y + sin * xy[:, 0] + cos * xy[:, 1]])
-        if self.cloud_stamp is not None and stamp > self.cloud_stamp:
-            self._previous, self._previous_stamp = self._points, self.cloud_stamp
+        self._motion = self._tracker.update(stamp, xy)
         self._points, self.cloud_stamp = xy, stamp
         return len(xy)
 
@@ -197,39 +249,29 @@ class ObstacleMonitor:
         """Whether an imminent collision (or its hold) asks for the AEB brake now."""
         return now <= self._brake_until
 
-    def _points_in(self, ego: EgoState) -> np.ndarray:
-        cos, sin = math.cos(ego.yaw), math.sin(ego.yaw)
-        dx, dy = self._points[:, 0] - ego.x, self._points[:, 1] - ego.y
-        return np.column_stack([cos * dx + sin * dy, -sin * dx + cos * dy])
+    def _relative(self, ego: EgoState) -> Tuple[np.ndarray, np.ndarray]:
+        """Points where they are at ``ego.stamp`` and their motion (vx, vy, yaw rate).
 
-    def _obstacle_speed(self, point: np.ndarray, heading: float) -> float:
-        """Speed along ``heading`` of the obstacle whose nearest point is ``point`` (odom).
-
-        The obstacle's near boundary is tracked, not single points (a face parallel to the
-        motion has no visible displacement): of the previous cloud's points in a lane-wide
-        band around ``point``, the rearmost along ``heading`` was that boundary then.
+        Both in base_link at ``ego``.
         """
-        if self._previous_stamp is None or not len(self._previous):
-            return 0.0
-        dt = self.cloud_stamp - self._previous_stamp
-        reach = self.cfg.max_obstacle_speed * dt
-        cos, sin = math.cos(heading), math.sin(heading)
-        offsets = self._previous - point
-        along = offsets[:, 0] * cos + offsets[:, 1] * sin
-        across = -offsets[:, 0] * sin + offsets[:, 1] * cos
-        band = (np.abs(across) <= BOUNDARY_BAND) & (np.abs(along) <= reach)
-        if dt <= 0.0 or not band.any():
-            return 0.0   # nothing seen there before: it may as well stand still
-        return max(0.0, -float(along[band].min()) / dt)
+        cos, sin = math.cos(ego.yaw), math.sin(ego.yaw)
+        age = max(0.0, ego.stamp - self.cloud_stamp) if self.cloud_stamp is not None else 0.0
+        moved = self._points + self._motion[:, :2] * age
+        dx, dy = moved[:, 0] - ego.x, moved[:, 1] - ego.y
+        vx, vy = self._motion[:, 0], self._motion[:, 1]
+        return (np.column_stack([cos * dx + sin * dy, -sin * dx + cos * dy]),
+                np.column_stack([cos * vx + sin * vy, -sin * vx + cos * vy, self._motion[:, 2]]))
 
-    def _check(self, name: str, poses: np.ndarray, speed: float,
+    def _check(self, name: str, poses: np.ndarray, times: np.ndarray, speed: float,
                ego: EgoState) -> Optional[Collision]:
-        contact = first_contact(poses, self._points_in(ego), self.cfg)
+        points, motion = self._relative(ego)
+        contact = first_contact(poses, points, self.cfg, motion, times)
         if contact is None:
             return None
         distance, index = contact
         pose = poses[min(int(np.searchsorted(poses[:, 3], distance)), len(poses) - 1)]
-        obstacle_speed = self._obstacle_speed(self._points[index], ego.yaw + pose[2])
+        along = float(motion[index, 0] * math.cos(pose[2]) + motion[index, 1] * math.sin(pose[2]))
+        obstacle_speed = along if following(along, np.linalg.norm(motion[index, :2])) else 0.0
         return Collision(name, distance, speed, obstacle_speed,
                          stopping_distance(self.cfg, speed, obstacle_speed))
 
@@ -243,20 +285,24 @@ class ObstacleMonitor:
         if ego.speed < self.cfg.min_speed:
             return None
         length = min(stopping_distance(self.cfg, ego.speed), ego.speed * horizon)
-        return self._check('current motion', motion_path(ego.speed, yaw_rate, length,
-                                                         self.cfg.path_step), ego.speed, ego)
+        poses = motion_path(ego.speed, yaw_rate, length, self.cfg.path_step)
+        return self._check('current motion', poses, poses[:, 3] / ego.speed, ego.speed, ego)
 
     def check_trajectory(self, name: str, trajectory: Trajectory,
                          ego: EgoState) -> Optional[Collision]:
         """First collision along ``trajectory`` at the top speed it asks for (or the ego's)."""
         probe = max(ego.speed, float(np.max(trajectory.v)))
-        poses, top_speed = trajectory_path(trajectory, ego,
-                                           stopping_distance(self.cfg, probe) + self.cfg.path_step,
-                                           self.cfg.path_step)
+        poses, times, top_speed = trajectory_path(
+            trajectory, ego, stopping_distance(self.cfg, probe) + self.cfg.path_step,
+            self.cfg.path_step)
         speed = max(ego.speed, top_speed)
         if speed < self.cfg.min_speed:
             return None
-        return self._check(name, poses, speed, ego)
+        return self._check(name, poses, times, speed, ego)
+
+    def on_path(self, trajectory: Trajectory, ego: EgoState) -> bool:
+        """Whether the ego is within ``path_tolerance`` of ``trajectory`` (step 6)."""
+        return arc_length_at(trajectory, ego)[1] <= self.cfg.path_tolerance
 
     def step(self, now: float, ego: Optional[EgoState], yaw_rate: float,
              tracked: Optional[Trajectory]) -> Optional[Collision]:
@@ -268,6 +314,8 @@ class ObstacleMonitor:
             return None
         if tracked is None:
             checks = (self.check_motion(ego, yaw_rate),)
+        elif self.on_path(tracked, ego):
+            checks = (self.check_trajectory('tracked path', tracked, ego),)
         else:
             checks = (self.check_motion(ego, yaw_rate, self.cfg.motion_horizon),
                       self.check_trajectory('tracked path', tracked, ego))

@@ -157,7 +157,14 @@ PARAMS = (
     ParamSpec('aeb.max_cloud_points', 'int', 'Clouds with more points are rejected.',
               min=1, max=10_000_000),
     ParamSpec('aeb.max_obstacle_speed_mps', 'double', 'Obstacle speed estimates above this '
-              'are implausible and count as 0 (m/s).', min=1.0, max=100.0),
+              'are implausible and not used; also the farthest a cluster may move between two '
+              'clouds and still be the same obstacle (m/s).', min=1.0, max=100.0),
+    ParamSpec('aeb.cluster_distance_m', 'double', 'Cloud points in neighbouring cells of '
+              'this size form one obstacle, tracked between clouds for its velocity (m).',
+              min=0.1, max=5.0),
+    ParamSpec('aeb.path_tolerance_m', 'double', 'While the ego is within this of the path it '
+              'tracks, that path is checked and the current motion is not (m).',
+              min=0.0, max=5.0),
 )
 
 
@@ -275,6 +282,8 @@ class AebConfig:
     cloud_timeout: float
     max_cloud_points: int
     max_obstacle_speed: float
+    cluster_distance: float
+    path_tolerance: float
 
 
 @dataclass(frozen=True)

@@ -220,6 +220,10 @@ class SafetyNode(Node):
                                       throttle_duration_sec=THROTTLE_S)
             return
         now = self._now()
+        # Simulated time before its first /clock is 0 and times nothing; the first /clock
+        # fires the control timer at once, so the odometry that came first is heard at its
+        # stamp (on the simulator's timeline) instead: the run starts as a normal drive.
+        heard = now if now > 0.0 else ego.stamp
         with self._lock:
             if self._odom_frame not in (None, msg.header.frame_id):
                 self.get_logger().warning(
@@ -235,7 +239,7 @@ class SafetyNode(Node):
                 self.supervisor.on_localization_jump(now, jump)
                 self.counters['localization_jumps'] += 1
             self.history.add(ego)
-            self.supervisor.on_odometry(now)
+            self.supervisor.on_odometry(heard)
         if jump is not None:
             self.get_logger().error(f'localization jump: {jump}; emergency stop until the '
                                     'odometry is consistent again',

@@ -155,9 +155,9 @@ def test_yaw_rate_from_two_poses():
     assert yaw_rate(ego(5.0), None) == 0.0
 
 
-def test_car_cutting_in_is_tracked_by_its_boundary_not_its_side_face(config):
+def test_car_cutting_in_ahead_and_faster_is_credited_its_speed(config):
     # A car crossing into the lane diagonally at 11 m/s along the path and 1.4 m/s across:
-    # its side face slides along itself, only its rear boundary shows the motion.
+    # its side face slides along itself, the cluster (rear and side face) shows the motion.
     monitor = ObstacleMonitor(config.aeb)
     for k, stamp in enumerate((0.0, 0.1)):
         box = (FRONT + 7.0 + 2.25 + 1.1 * k, 1.6 - 0.14 * k, -0.13, 4.5, 1.9, 1.6)
@@ -192,3 +192,79 @@ def test_supervisor_brakes_for_the_aeb_and_recovers_only_with_fresh_valid_plans(
         supervisor.on_plan(1.0 + 0.1 * k, 1.0 + 0.1 * k, [], 5.0)
         supervisor.step(1.0 + 0.1 * k)
     assert supervisor.mode == Mode.NOMINAL
+
+
+def box_clouds(monitor, boxes, stamps, pose=(0.0, 0.0, 0.0), speed=10.0):
+    """Feed ``monitor`` the cloud of each box (x, y, yaw, l, w, h) at its stamp, from ``pose``."""
+    for box, stamp in zip(boxes, stamps):
+        monitor.on_cloud(stamp, obstacle_points([box], pose), ego(speed, *pose, stamp=stamp))
+
+
+def test_car_crossing_in_front_is_gone_when_the_ego_gets_there(config):
+    # intersection_left: the ego rolls at 3 m/s (2.8 m stopping distance) towards a car
+    # crossing 2 m in front of its bumper at 8 m/s. In 0.7 s it is 5.3 m further on.
+    monitor = ObstacleMonitor(config.aeb)
+    box_clouds(monitor, [(FRONT + 2.0 + 0.95, -1.0 + 0.8 * k, math.pi / 2, 4.5, 1.9, 1.5)
+                         for k in range(2)], (0.0, 0.1), speed=3.0)
+    assert monitor.step(0.1, ego(3.0, stamp=0.1), 0.0, None) is None
+    assert not monitor.braking(0.1)
+
+
+def test_pedestrian_walking_into_the_lane_brakes_before_it_is_in_it(config):
+    # 8 m/s needs 9.8 m; the pedestrian is 5.7 m ahead, 0.7 m beside the swept footprint,
+    # walking towards the lane at 1.5 m/s: in it when the ego gets there.
+    monitor = ObstacleMonitor(config.aeb)
+    box_clouds(monitor, [(FRONT + 6.0, 2.0 + 0.15 * (1 - k), 0.0, 0.6, 0.6, 1.7)
+                         for k in range(2)], (0.0, 0.1), speed=8.0)
+    collision = monitor.step(0.1, ego(8.0, stamp=0.1), 0.0, None)
+    assert collision is not None and collision.imminent
+    assert collision.obstacle_speed == 0.0          # crossing: no credit for moving away
+
+
+def test_oncoming_car_in_the_ego_lane_is_judged_at_the_closing_speed(config):
+    # Head on at 10 m/s each, 20 m apart: standing it would be beyond the 14 m stopping
+    # distance; closing at 20 m/s the two meet after 10 m.
+    monitor = ObstacleMonitor(config.aeb)
+    box_clouds(monitor, [(FRONT + 20.0 + 2.25 + 1.0 * (1 - k), 0.0, math.pi, 4.5, 1.9, 1.5)
+                         for k in range(2)], (0.0, 0.1))
+    collision = monitor.step(0.1, ego(10.0, stamp=0.1), 0.0, None)
+    assert collision is not None and collision.imminent
+    assert collision.distance == pytest.approx(10.0, abs=0.5)
+
+
+def curve_trajectory(radius, speed, length=60.0):
+    """Left-hand curve from the origin (heading +x) at constant ``speed``."""
+    s = np.arange(0.0, length, 0.5)
+    x, y = radius * np.sin(s / radius), radius * (1.0 - np.cos(s / radius))
+    return Trajectory.from_arrays(0.0, s / speed, x, y, s / radius, np.full(len(s), speed),
+                                  np.zeros(len(s)))
+
+
+def test_car_parked_along_a_curve_does_not_stop_an_ego_that_follows_the_curve(config):
+    # curve seed 8: at the curve entry the straight current motion runs into a car parked
+    # on the outside of the curve; the tracked path, which the ego is on, passes it.
+    monitor = ObstacleMonitor(config.aeb)
+    box_clouds(monitor, [(FRONT + 6.0 + 2.25, -1.9, 0.0, 4.5, 1.9, 1.5)], (0.0,))
+    now = ego(10.0, stamp=0.05)
+    assert monitor.check_motion(now, 0.0, config.aeb.motion_horizon).imminent
+    assert monitor.step(0.05, now, 0.0, curve_trajectory(50.0, 10.0)) is None
+    # Off the path (1 m beside it), the current motion is checked again.
+    off_path = ego(10.0, y=-1.0, stamp=0.05)
+    assert not monitor.on_path(curve_trajectory(50.0, 10.0), off_path)
+    assert monitor.step(0.05, off_path, 0.0, curve_trajectory(50.0, 10.0)).imminent
+
+
+def test_oncoming_car_following_its_curved_lane_stays_in_it(config):
+    # The ego takes a left curve (radius 50 m) at 10 m/s; a car comes the other way at
+    # 12 m/s in the inner lane (46.5 m). Straight on from its tangent it would cross into
+    # the ego lane within the 14 m checked; turning with its lane it passes.
+    inner, speed, dt = 46.5, 12.0, 0.1
+    monitor = ObstacleMonitor(config.aeb)
+    boxes = []
+    for k in range(4):
+        angle = 0.55 - speed * dt * k / inner
+        boxes.append((inner * math.sin(angle), 50.0 - inner * math.cos(angle), angle + math.pi,
+                      4.5, 1.9, 1.5))
+    box_clouds(monitor, boxes, [dt * k for k in range(4)])
+    now = 0.3
+    assert monitor.step(now, ego(10.0, stamp=now), 0.0, curve_trajectory(50.0, 10.0)) is None

@@ -27,7 +27,6 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from autovla_common.frames import (
     camera_frame,
     camera_transforms,
-    odometry_transform,
     TF_STATIC_TOPIC,
     TF_TOPIC,
 )
@@ -229,12 +228,7 @@ def generate_scenario(name: str, bag_path: Path, config: GenerationConfig = Gene
         odometry = messages.odometry(stamp, track.x[i], track.y[i], track.yaw[i],
                                      track.speed[i], track.yaw_rate[i])
         events.append((stamp, 1, TOPIC_ODOMETRY, odometry))
-        pose = odometry.pose.pose
-        events.append((stamp, 1, TF_TOPIC, messages.tf_message([odometry_transform(
-            stamp, odometry.header.frame_id, odometry.child_frame_id,
-            (pose.position.x, pose.position.y, pose.position.z),
-            (pose.orientation.x, pose.orientation.y, pose.orientation.z,
-             pose.orientation.w))])))
+        events.append((stamp, 1, TF_TOPIC, messages.odometry_tf(odometry)))
     events.extend(_cloud_events(scenario, track, config))
     started = time.monotonic()
     with Writer(bag_path, version=BAG_VERSION,

@@ -3,7 +3,7 @@
 import math
 from typing import Sequence, Tuple
 
-from autovla_common.frames import FrameTransform
+from autovla_common.frames import FrameTransform, odometry_transform
 import numpy as np
 
 from autovla_scenarios.typestore import msg_class
@@ -101,6 +101,15 @@ def tf_message(transforms: Sequence[FrameTransform]):
                 translation=vector3(*map(float, t.translation)),
                 rotation=quaternion(*map(float, t.rotation_xyzw))))
         for t in transforms])
+
+
+def odometry_tf(odometry):
+    """tf2_msgs/TFMessage: the odometry frame -> base_link at the pose of ``odometry``."""
+    pose = odometry.pose.pose
+    return tf_message([odometry_transform(
+        stamp_ns(odometry.header.stamp), odometry.header.frame_id, odometry.child_frame_id,
+        (pose.position.x, pose.position.y, pose.position.z),
+        (pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w))])
 
 
 def driving_command(stamp: int, command: int, source: int):

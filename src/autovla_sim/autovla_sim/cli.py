@@ -9,6 +9,9 @@ Baselines (same scenarios, same seeds):
 - ``stack``: the real stack over DDS driving the car through the safety node's commands.
 The stack is started fresh for every run (``autovla_bringup``, simulated time, namespace
 /autovla), so every run starts from the same state: lock-step runs are deterministic.
+Runs accumulate in ``<out>/results.json`` (a run replaces an earlier one of the same
+baseline, scenario and seed; runs with other timing settings are dropped), so baselines run
+one at a time into one directory end in one table, and an interrupted batch keeps its runs.
 """
 
 import argparse
@@ -40,6 +43,8 @@ NAMESPACE = '/autovla'
 BASELINES = ('expert', 'rule', 'model', 'stack')
 STACK_BASELINES = {'model': CONTROL_MODEL, 'stack': CONTROL_STACK}
 TABLE_COLUMNS = ('PDMS', 'DS', 'collisions')
+RUN_KEY = ('baseline', 'scenario', 'seed')
+TIMING_KEYS = ('simulated_s', 'latency_aware', 'speed_factor')
 
 
 def say(message: str) -> None:
@@ -70,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--device', default='auto', choices=('auto', 'cuda', 'cpu'))
     parser.add_argument('--from-results', nargs='+', default=[], metavar='RESULTS_JSON',
                         help="run nothing: print the table of earlier runs' results.json files")
+    parser.add_argument('--fresh', action='store_true',
+                        help="discard the runs already in the output's results.json")
     parser.add_argument('--domain-id', type=int, default=None,
                         help='ROS_DOMAIN_ID (default: the exported one, else 1 + pid %% 100)')
     return parser
@@ -100,7 +107,10 @@ def write_rig(path: Path, width: int, height: int) -> None:
 def start_stack(args: argparse.Namespace, rig_file: Path) -> NodeProcess:
     """Start perception, planner and safety with simulated time in /autovla."""
     command = [executable('autovla_bringup', 'autovla_bringup'), '--use-sim-time',
-               '--namespace', NAMESPACE, '--device', args.device, '--rig-file', str(rig_file)]
+               '--namespace', NAMESPACE, '--device', args.device, '--rig-file', str(rig_file),
+               # The simulator publishes the TF tree itself, as a car's localization would.
+               '--params-override', 'perception.publish_odom_tf=false',
+               '--params-override', 'perception.publish_camera_frames=false']
     if args.model_path:
         command += ['--model-path', args.model_path]
     return NodeProcess(command)
@@ -127,6 +137,9 @@ def run_one(name: str, seed: int, baseline: str, args: argparse.Namespace, rig_f
                 missing = link.wait_for_stack(120.0)
                 if missing:
                     say(f'{name}/{seed}: stack not ready: {", ".join(missing)}; running anyway')
+                if not link.start_clock(30.0):
+                    say(f'{name}/{seed}: no drive_command after the clock started; running '
+                        'anyway')
                 stats = run(sim, link, scene, loop_config,
                             (lambda sim, images: on_frame(sim, images, link)) if on_frame
                             else None)
@@ -170,9 +183,14 @@ def _mean(values: Sequence[float]) -> float:
 def baseline_table(results: Sequence[Dict[str, object]]) -> str:
     """Markdown: per scenario (mean over seeds) PDMS / DS / collisions of each baseline."""
     baselines = [b for b in BASELINES if any(r['baseline'] == b for r in results)]
-    scenarios = list(dict.fromkeys(r['scenario'] for r in results))
+    order = list(CATALOGUE)
+    scenarios = sorted(set(r['scenario'] for r in results),
+                       key=lambda name: order.index(name) if name in order else len(order))
+    seeds = sorted(set(r['seed'] for r in results))
     header = '| scenario | ' + ' | '.join(f'{b} PDMS / DS / coll.' for b in baselines) + ' |'
-    lines = [header, '|' + '---|' * (len(baselines) + 1)]
+    lines = [f'Seeds {", ".join(map(str, seeds))}; a cell: mean PDMS / mean driving score / '
+             'at-fault collisions over the runs of that scenario (runs in the table below).',
+             '', header, '|' + '---|' * (len(baselines) + 1)]
 
     def cell(rows) -> str:
         if not rows:
@@ -210,6 +228,27 @@ def baseline_table(results: Sequence[Dict[str, object]]) -> str:
     return '\n'.join(lines)
 
 
+def earlier_results(path: Path, args: argparse.Namespace) -> List[Dict[str, object]]:
+    """Return the runs in ``path`` made with the same timing settings (none with --fresh)."""
+    if args.fresh or not path.exists():
+        return []
+    earlier = json.loads(path.read_text(encoding='utf-8'))
+    timing = {'simulated_s': args.duration, 'latency_aware': args.latency_aware,
+              'speed_factor': args.speed_factor}
+    kept = [r for r in earlier if all(r.get(key) == timing[key] for key in TIMING_KEYS)]
+    say(f'{len(kept)} earlier runs kept from {path}'
+        + (f'; {len(earlier) - len(kept)} with other timing settings dropped'
+           if len(kept) < len(earlier) else ''))
+    return kept
+
+
+def merge_result(results: List[Dict[str, object]],
+                 result: Dict[str, object]) -> List[Dict[str, object]]:
+    """Return ``results`` with ``result`` replacing a run of its baseline, scenario, seed."""
+    key = tuple(result[k] for k in RUN_KEY)
+    return [r for r in results if tuple(r[k] for k in RUN_KEY) != key] + [result]
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run every (baseline, scenario, seed); write results.json and table.md; print the table."""
     args = build_parser().parse_args(argv)
@@ -234,12 +273,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rig_file = out / 'rig.yaml'
     write_rig(rig_file, args.width, args.height)
-    results = []
+    results = earlier_results(out / 'results.json', args)
     for baseline in baselines:
         for name in names:
             for seed in seeds:
                 result = run_one(name, seed, baseline, args, rig_file, out)
-                results.append(result)
+                results = merge_result(results, result)
                 say(f'{baseline:6s} {name}/{seed}: PDMS {result["pdms"]:.2f}, DS '
                     f'{result["driving_score"]:.0f}, at-fault collisions '
                     f'{result["at_fault_collisions"]}, {result["wall_s"]:.1f} s wall')

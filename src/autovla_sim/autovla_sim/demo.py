@@ -26,7 +26,7 @@ STRIP_EVERY = 2          # camera frames (2 Hz) between two panels of a strip
 
 
 def _html_table(markdown: str) -> str:
-    """Turn the markdown tables of ``baseline_table`` into HTML tables."""
+    """Turn the markdown tables (and lines between them) of ``baseline_table`` into HTML."""
     parts, rows = [], []
 
     def flush():
@@ -43,6 +43,8 @@ def _html_table(markdown: str) -> str:
             rows.append([c.strip() for c in line.strip('|').split('|')])
         else:
             flush()
+            if line.strip():
+                parts.append(f'<p>{html.escape(line)}</p>')
     flush()
     return '\n'.join(parts)
 

@@ -3,12 +3,12 @@
 Publishes (relative names, in the node's namespace, as the scenario bags name them):
 ``cameras/<CAM>/image/compressed`` + ``camera_info`` (JPEG, rendered at the car's pose),
 ``odometry``, ``route`` (latched), ``driving_command``, ``obstacles/points`` (PointCloud2
-in base_link from the world's boxes) and ``/clock``. Subscribes ``drive_command``
-(DriveCommand of the safety node: the full stack), ``planned_trajectory`` (the planner's
-answers; tracked in process for the model-alone baseline) and ``safety_status``.
-Messages are built with the bag generator's builders and published as CDR bytes, so the
-live stream and the bags are the same messages. No /tf: tf2_msgs is not among the ROS 2
-wheels here (the stack takes the pose from odometry).
+in base_link from the world's boxes), ``/clock``, ``/tf`` (odom -> base_link with every
+odometry) and ``/tf_static`` (base_link -> each camera's optical frame, from the rig).
+Subscribes ``drive_command`` (DriveCommand of the safety node: the full stack),
+``planned_trajectory`` (the planner's answers; tracked in process for the model-alone
+baseline) and ``safety_status``. Messages are built with the bag generator's builders and
+published as CDR bytes, so the live stream and the bags are the same messages.
 """
 
 from dataclasses import replace
@@ -17,7 +17,8 @@ import threading
 import time
 from typing import Dict, List, Optional
 
-from autovla_common.qos import LATCHED_QOS, RELIABLE_QOS
+from autovla_common.frames import camera_transforms, TF_STATIC_TOPIC, TF_TOPIC
+from autovla_common.qos import LATCHED_QOS, RELIABLE_QOS, TF_QOS, TF_STATIC_QOS
 from autovla_common.rig import CameraRig
 from autovla_safety.controller import Command
 from autovla_safety.conversions import plan_from_msg
@@ -39,6 +40,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, CompressedImage, PointCloud2
+from tf2_msgs.msg import TFMessage
 
 from autovla_msgs.msg import DriveCommand, DrivingCommand, PlannedTrajectory, SafetyStatus
 from autovla_scenarios import messages, obstacles
@@ -60,6 +62,10 @@ FRAME_SETTLE_S = 0.05
 COMMAND_LOOKAHEAD_S = 3.0
 COMMAND_LATERAL_M = 2.0
 STACK_INPUTS = (TOPIC_ODOMETRY, TOPIC_ROUTE)
+# Wall seconds the first odometry is repeated before the clock starts, and how often: its
+# readers are BEST_EFFORT, so nothing acknowledges it (start_clock).
+ODOMETRY_FIRST_S = 1.0
+ODOMETRY_REPEAT_S = 0.05
 CONTROL_STACK, CONTROL_MODEL = 'stack', 'model'
 
 
@@ -99,6 +105,12 @@ class RosLink:
         self.odometry = node.create_publisher(Odometry, TOPIC_ODOMETRY, PUBLISH_QOS)
         self.command = node.create_publisher(DrivingCommand, TOPIC_COMMAND, PUBLISH_QOS)
         self.cloud = node.create_publisher(PointCloud2, TOPIC_OBSTACLES, PUBLISH_QOS)
+        # The simulator is the car's localization and its rig: it publishes the TF tree
+        # (the stack's perception node is told not to: cli.start_stack).
+        self.tf = node.create_publisher(TFMessage, TF_TOPIC, TF_QOS)
+        self.tf_static = node.create_publisher(TFMessage, TF_STATIC_TOPIC, TF_STATIC_QOS)
+        self.tf_static.publish(_cdr(messages.tf_message(
+            camera_transforms(rig, 'base_link', self.start_ns))))
         self.images = {c.name: node.create_publisher(CompressedImage, image_topic(c.name),
                                                      PUBLISH_QOS) for c in rig.cameras}
         self.infos = {c.name: node.create_publisher(CameraInfo, info_topic(c.name), PUBLISH_QOS)
@@ -129,7 +141,7 @@ class RosLink:
 
         Ready: every camera, odometry and the route have a subscriber, and the plan and
         command topics a publisher (the planner creates its publisher once the model is
-        loaded). A short settle follows, as in the bag replay (discovery is not symmetric).
+        loaded). ``start_clock`` then settles (discovery is not symmetric) and starts time.
         """
         route = self.sim.scenario.route
         stamp = self.stamp_ns(0.0)
@@ -145,20 +157,41 @@ class RosLink:
                                                                 'drive_command')
                         if self.node.count_publishers(topic) == 0]
             if not missing or time.monotonic() > deadline:
-                time.sleep(1.0)
                 return missing
             time.sleep(0.05)
 
+    def start_clock(self, timeout: float) -> bool:
+        """Give the stack the car's first odometry, then start simulated time at t = 0.
+
+        Before its first /clock a node's simulated time is 0, and the first /clock makes the
+        safety node's control timer fire at once: unless odometry was taken before that
+        tick, the run starts in EMERGENCY_STOP (odometry_timeout). So the odometry at t = 0
+        goes first, repeated while the stack takes it in (the settle the bag replay also
+        gives), then the clock. Returns whether the safety node's first command arrived.
+        """
+        for _ in range(int(round(ODOMETRY_FIRST_S / ODOMETRY_REPEAT_S))):
+            self._publish_odometry(self.sim)
+            time.sleep(ODOMETRY_REPEAT_S)
+        self.clock.publish(Clock(clock=Time(nanoseconds=self.stamp_ns(0.0)).to_msg()))
+        with self._lock:
+            return self._lock.wait_for(lambda: self._command is not None, timeout)
+
     # -- Link -----------------------------------------------------------------------------
     def publish_state(self, sim: ClosedLoopSim) -> None:
-        """Odometry every tick, the obstacle cloud every ``sim.cloud_steps``, at ``sim.time``."""
-        stamp, ego = self.stamp_ns(sim.time), sim.ego
-        self.odometry.publish(_cdr(messages.odometry(stamp, ego.x, ego.y, ego.yaw, ego.speed,
-                                                     ego.yaw_rate)))
+        """Odometry and /tf every tick, the obstacle cloud every ``sim.cloud_steps``."""
+        self._publish_odometry(sim)
         if sim.index % sim.cloud_steps:
             return
         points = obstacles.obstacle_points(sim.obstacle_boxes(), sim.pose())
-        self.cloud.publish(_cdr(obstacles.point_cloud(stamp, points)))
+        self.cloud.publish(_cdr(obstacles.point_cloud(self.stamp_ns(sim.time), points)))
+
+    def _publish_odometry(self, sim: ClosedLoopSim) -> None:
+        """Publish the car's odometry at ``sim.time`` and its odom -> base_link transform."""
+        ego = sim.ego
+        odometry = messages.odometry(self.stamp_ns(sim.time), ego.x, ego.y, ego.yaw, ego.speed,
+                                     ego.yaw_rate)
+        self.odometry.publish(_cdr(odometry))
+        self.tf.publish(_cdr(messages.odometry_tf(odometry)))
 
     def publish_frame(self, sim: ClosedLoopSim, images: Dict[str, object]) -> None:
         """Publish the driving command, the context cameras, then the anchor camera."""
