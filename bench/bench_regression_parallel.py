@@ -14,6 +14,7 @@ import tempfile
 import time
 
 from autovla_common.bench import write_result
+from autovla_common.domain import claim_free_domain, DOMAINS
 from autovla_common.rig import load_rig, save_rig
 from autovla_common.topic_map import parse_topic_map
 from autovla_replay.pipeline import LockstepConfig
@@ -23,7 +24,6 @@ import yaml
 
 BAGS = 3
 FRAMES = 6
-DOMAINS = [50 + k for k in range(BAGS)]    # BAGS domains for the pool, the first alone
 OFFSETS_MS = {'CAM_FRONT': 0, 'CAM_FRONT_LEFT': -8, 'CAM_FRONT_RIGHT': 12, 'CAM_BACK': 35,
               'CAM_BACK_LEFT': 50, 'CAM_BACK_RIGHT': 27}
 MAP = {'cameras': {name: f'/{name}/image_raw/compressed' for name in OFFSETS_MS},
@@ -65,14 +65,18 @@ def main():
                                ('curve', 'straight_cruise', 'intersection_left')[k % 3])
             jobs.append(Job(bag.name, bag))
         config = LockstepConfig(frame_timeout=120.0, topic_map=topic_map)
+        # BAGS domains no DDS participant uses (never a live stack's), the first one alone.
+        domains = []
+        for _ in range(BAGS):
+            domains.append(claim_free_domain(d for d in DOMAINS if d not in domains))
         stack = StackSpec(str(root / 'map.yaml'), str(root / 'rig.yaml'))
         sequential, sequential_s = timed_run(jobs, root / 'sequential', config, stack,
-                                             DOMAINS[:1])
-        parallel, parallel_s = timed_run(jobs, root / 'parallel', config, stack, DOMAINS)
+                                             domains[:1])
+        parallel, parallel_s = timed_run(jobs, root / 'parallel', config, stack, domains)
         runs = [('sequential', sequential), ('parallel', parallel)]
         ray_s = None
         if ray_installed():
-            on_ray, ray_s = timed_run(jobs, root / 'ray', config, stack, DOMAINS, ray=True)
+            on_ray, ray_s = timed_run(jobs, root / 'ray', config, stack, domains, ray=True)
             runs.append(('ray', on_ray))
     for name, results in runs:
         for bag, metrics in results.items():
