@@ -15,6 +15,8 @@ from autovla_scenarios.generator import generate_set, GenerationConfig
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
 from nav_msgs.msg import Path
+import pytest
+from rosbags.rosbag2 import Reader
 
 NAMESPACE = '/record_test'
 EXPECTED = {
@@ -80,3 +82,18 @@ def test_record_outputs_records_what_a_3d_panel_needs(tmp_path):
     markers = topics[f'{NAMESPACE}/planner_markers'][1][-1].markers
     assert {marker.ns for marker in markers} == {'planned_trajectory', 'explanation'}
     assert topics[f'{NAMESPACE}/selected_path'][1][-1].header.frame_id == 'odom'
+
+
+@pytest.mark.parametrize('stop_signal', [signal.SIGINT, signal.SIGTERM], ids=['SIGINT', 'SIGTERM'])
+def test_record_outputs_finishes_its_bag_on_sigint_and_sigterm(tmp_path, stop_signal):
+    # ros2 launch escalates SIGINT -> SIGTERM and `docker stop` sends SIGTERM: either must
+    # leave a finished bag (metadata.yaml written, MCAP summary), not a truncated one.
+    bag = tmp_path / 'outputs'
+    with NodeProcess([executable('autovla_replay', 'record_outputs'), '--out', str(bag),
+                      '--namespace', NAMESPACE]) as recorder:
+        assert recorder.wait_for_output('recording', timeout=60), recorder.output()
+        recorder.process.send_signal(stop_signal)
+        assert recorder.process.wait(timeout=120) == 0, recorder.output()
+    assert (bag / 'metadata.yaml').is_file()
+    with Reader(bag) as reader:
+        assert reader.message_count == 0

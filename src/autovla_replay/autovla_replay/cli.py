@@ -7,6 +7,7 @@ import argparse
 from dataclasses import replace
 import os
 from pathlib import Path
+import signal
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -147,13 +148,17 @@ def record_main(argv: Optional[Sequence[str]] = None) -> int:
             raise SystemExit(f'record_outputs: {name} is not a stack output; give its type as '
                              f'{name}:=pkg/msg/Type')
         topics[name] = type_name or known[name]
+    # SIGTERM (ros2 launch's escalation, docker stop) ends the recording like Ctrl-C: the bag
+    # is finished either way, never left without its metadata.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with spinning_node('autovla_recorder') as node:
         recorder = OutputRecorder(node, Path(args.out), topics)
         print(f'recording {len(topics)} topics to {args.out}: {", ".join(sorted(topics))}',
               flush=True)
         started = time.monotonic()
         try:
-            while not args.duration or time.monotonic() - started < args.duration:
+            while node.context.ok() and (
+                    not args.duration or time.monotonic() - started < args.duration):
                 time.sleep(0.1)
         except KeyboardInterrupt:
             pass
