@@ -68,7 +68,6 @@ class Cluster:
     count: int
     velocity: Optional[np.ndarray] = None
     yaw_rate: Optional[float] = None
-    measured: Optional[np.ndarray] = None    # velocity measured from the last two clouds
 
     def same_shape(self, other: 'Cluster') -> bool:
         """Whether the sensor saw the same part of the obstacle in both clouds."""
@@ -133,19 +132,21 @@ class ObstacleTracker:
         return result
 
     def _follow(self, cluster: Cluster, previous: Cluster, dt: float) -> Cluster:
-        """``cluster`` with the motion its match with ``previous`` shows (or the old one)."""
-        velocity, yaw_rate, measured = previous.velocity, previous.yaw_rate, None
-        displacement = (cluster.centroid - previous.centroid) / dt
-        if cluster.same_shape(previous) and np.linalg.norm(displacement) <= self.max_speed:
-            measured = displacement
-            before = previous.measured
-            if before is not None and min(np.linalg.norm(before),
-                                          np.linalg.norm(measured)) >= MIN_TURNING_SPEED:
-                turn = math.atan2(before[0] * measured[1] - before[1] * measured[0],
-                                  float(before @ measured)) / dt
+        """``cluster`` with the motion its match with ``previous`` shows (or the old one).
+
+        The yaw rate is the turn from the previous velocity estimate to the new measurement:
+        it is measured whenever the velocity is (a shape change between two clouds skips a
+        measurement, and a car rounding a curve keeps turning meanwhile).
+        """
+        velocity, yaw_rate = previous.velocity, previous.yaw_rate
+        measured = (cluster.centroid - previous.centroid) / dt
+        if cluster.same_shape(previous) and np.linalg.norm(measured) <= self.max_speed:
+            if velocity is not None and min(np.linalg.norm(velocity),
+                                            np.linalg.norm(measured)) >= MIN_TURNING_SPEED:
+                turn = math.atan2(velocity[0] * measured[1] - velocity[1] * measured[0],
+                                  float(velocity @ measured)) / dt
                 yaw_rate = turn if yaw_rate is None else \
                     yaw_rate + VELOCITY_GAIN * (turn - yaw_rate)
             velocity = measured if velocity is None else \
                 velocity + VELOCITY_GAIN * (measured - velocity)
-        return Cluster(cluster.centroid, cluster.extent, cluster.count, velocity, yaw_rate,
-                       measured)
+        return Cluster(cluster.centroid, cluster.extent, cluster.count, velocity, yaw_rate)

@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--model-path', default='', help='planner model (empty = bundled)')
     parser.add_argument('--device', default='auto', choices=('auto', 'cuda', 'cpu'))
     parser.add_argument('--from-results', nargs='+', default=[], metavar='RESULTS_JSON',
-                        help="run nothing: print the table of earlier runs' results.json files")
+                        help="run nothing: print the table of earlier runs' results.json files "
+                        '(only the runs of --baselines and --scenarios)')
     parser.add_argument('--fresh', action='store_true',
                         help="discard the runs already in the output's results.json")
     parser.add_argument('--domain-id', type=int, default=None,
@@ -261,7 +262,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     if args.from_results:
         results = [row for path in args.from_results
-                   for row in json.loads(Path(path).read_text(encoding='utf-8'))]
+                   for row in json.loads(Path(path).read_text(encoding='utf-8'))
+                   if row['baseline'] in baselines and row['scenario'] in names]
         print(baseline_table(results), flush=True)
         return 0
     seeds = [int(s) for s in args.seeds.split(',') if s]

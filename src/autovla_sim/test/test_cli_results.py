@@ -33,3 +33,15 @@ def test_runs_with_other_timing_or_fresh_start_over(tmp_path):
                      '--scenarios', 'stopped_vehicle', *out]) == 0
     assert [r['baseline'] for r in json.loads((tmp_path / 'results.json').read_text())] == \
         ['expert']
+
+
+def test_table_from_results_keeps_the_chosen_baselines_and_scenarios(tmp_path, capsys):
+    out = ['--out', str(tmp_path)]
+    assert cli.main(['--baselines', 'expert,rule', '--seeds', '100', '--scenarios',
+                     'stopped_vehicle,cut_in', '--duration', '3', *out]) == 0
+    capsys.readouterr()
+    assert cli.main(['--from-results', str(tmp_path / 'results.json'), '--baselines', 'rule',
+                     '--scenarios', 'cut_in']) == 0
+    table = capsys.readouterr().out
+    assert '| cut_in |' in table and 'stopped_vehicle' not in table
+    assert '| rule | 1 |' in table and 'expert' not in table
