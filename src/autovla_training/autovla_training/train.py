@@ -50,6 +50,7 @@ from autovla_replay.metrics import ego_collisions
 from autovla_replay.scoring import FrameTruth, load_truth, to_world
 from autovla_safety.config import SafetyConfig
 from autovla_safety.validator import validate_plan
+from autovla_scenarios.catalogue import DEFAULT_SET
 from autovla_scenarios.generator import (
     generate_set,
     GenerationConfig,
@@ -78,10 +79,10 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
-def generate(out_dir: Path, seed: int) -> Path:
-    """Generate the catalogue with ``seed`` (reused when already there)."""
+def generate(out_dir: Path, seed: int, names: Sequence[str] = DEFAULT_SET) -> Path:
+    """Generate scenarios ``names`` with ``seed`` (reused when already there)."""
     if not (out_dir / 'index.json').is_file():
-        generate_set(out_dir, config=GenerationConfig(seed=seed))
+        generate_set(out_dir, names, GenerationConfig(seed=seed))
     return out_dir
 
 
@@ -151,15 +152,27 @@ class BehaviourCloner:
         return self.cross_entropy(teacher_forced_hidden(self.runtime, sample) @ self.table.T,
                                   sample)
 
+    def log_normaliser(self, logits):
+        """Log of the full-vocabulary softmax denominator of compact-table ``logits``.
+
+        The rows outside the table are zero, so their logits are 0: their share is closed-form.
+        """
+        torch = self.torch
+        zero_rows = math.log(self.vocabulary - len(self.rows))   # logsumexp of the 0 logits
+        return torch.logsumexp(torch.cat(
+            [logits, logits.new_full((len(logits), 1), zero_rows)], dim=1), dim=1)
+
+    def sync_embedding(self) -> None:
+        """Copy the compact table into the model's embedding (and so its tied head)."""
+        with self.torch.no_grad():
+            self.model.get_input_embeddings().weight[self.rows] = self.table
+
     def cross_entropy(self, logits, sample: Sample):
         """(weighted loss, action tokens right, action tokens) of compact-table ``logits``."""
         torch = self.torch
         target = torch.as_tensor(sample.target_ids)
-        zero_rows = math.log(self.vocabulary - len(self.rows))   # logsumexp of the 0 logits
-        normaliser = torch.logsumexp(torch.cat(
-            [logits, logits.new_full((len(logits), 1), zero_rows)], dim=1), dim=1)
         target_rows = self.row_of[target]
-        nll = normaliser - logits.gather(1, target_rows[:, None])[:, 0]
+        nll = self.log_normaliser(logits) - logits.gather(1, target_rows[:, None])[:, 0]
         is_action = (target >= self.action_range[0]) & (target < self.action_range[1])
         weights = torch.where(is_action, self.action_weight, 1.0)
         loss = (weights * nll).sum() / weights.sum()
@@ -171,9 +184,8 @@ class BehaviourCloner:
         torch = self.torch
         self._hook.remove()
         with torch.no_grad():
-            embedding = self.model.get_input_embeddings().weight
-            embedding.zero_()
-            embedding[self.rows] = self.table
+            self.model.get_input_embeddings().weight.zero_()
+        self.sync_embedding()
         self.model.eval()
 
 
