@@ -22,6 +22,7 @@ setup(
             'train_default_model = autovla_training.train:main',
             'distill_default_model = autovla_training.distill:main',
             'rft_default_model = autovla_training.grpo:main',
+            'rft_tables = autovla_training.tables:main',
         ],
     },
 )

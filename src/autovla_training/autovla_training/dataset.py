@@ -13,7 +13,7 @@ import json
 import math
 from pathlib import Path
 import time
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ament_index_python.packages import get_package_share_directory
 from autovla_common.params import load_defaults
@@ -144,14 +144,19 @@ def bag_observations(bag: Path, rig: CameraRig, horizon: int = 10,
                            latest['odometry'], latest['route'])
 
 
+def scenario_set(scenario_dir: Path) -> Tuple[List[Dict[str, object]], CameraRig]:
+    """Return the index entries (name, seed, ...) and the rig of a generated scenario set."""
+    index = json.loads((Path(scenario_dir) / 'index.json').read_text(encoding='utf-8'))
+    return index['scenarios'], load_rig(Path(scenario_dir) / index.get('rig', RIG_FILE))
+
+
 def scenario_samples(scenario_dir: Path, runtime, names: Optional[Sequence[str]] = None,
                      progress: Optional[Callable[[str], None]] = None) -> List[Sample]:
     """Build the samples of every scenario (or ``names``) of a set for ``runtime``'s model."""
     scenario_dir = Path(scenario_dir)
-    index = json.loads((scenario_dir / 'index.json').read_text(encoding='utf-8'))
-    rig = load_rig(scenario_dir / index.get('rig', RIG_FILE))
+    entries, rig = scenario_set(scenario_dir)
     samples = []
-    for name in names or [entry['name'] for entry in index['scenarios']]:
+    for name in names or [entry['name'] for entry in entries]:
         count = len(samples)
         for frame in bag_observations(scenario_dir / name, rig, runtime.descriptor.horizon):
             samples.append(make_sample(runtime, name, frame.stamp_ns, frame.observation,

@@ -22,14 +22,12 @@ a PNG of them.
 
 import argparse
 from dataclasses import replace
-import json
 from pathlib import Path
 import sys
 import tempfile
 import time
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-from autovla_common.rig import load_rig
 from autovla_planner.model_files import (
     build_tiny_model,
     DATA_DIR,
@@ -46,7 +44,7 @@ import numpy as np
 import yaml
 
 from autovla_training.curves import plot_curves
-from autovla_training.dataset import bag_observations, make_sample, Sample
+from autovla_training.dataset import bag_observations, make_sample, Sample, scenario_set
 from autovla_training.reward import (
     LENGTH_PENALTY_WEIGHT,
     optional_marks,
@@ -165,9 +163,8 @@ def training_frames(train_dirs: Sequence[Path], stride: int, rng: np.random.Gene
     """Endless (scenario name, seed, BagFrame): every ``stride``-th frame, shuffled passes."""
     scenarios = []
     for directory in train_dirs:
-        index = json.loads((directory / 'index.json').read_text(encoding='utf-8'))
-        rig = load_rig(directory / 'rig.yaml')
-        scenarios += [(directory, e['name'], int(e['seed']), rig) for e in index['scenarios']
+        entries, rig = scenario_set(directory)
+        scenarios += [(directory, e['name'], int(e['seed']), rig) for e in entries
                       if e['name'] in TRAINING_TYPES]
     while True:
         for number in rng.permutation(len(scenarios)):

@@ -1,0 +1,226 @@
+"""``rft_tables``: the adaptive-reasoning / RFT tables on held-out seeds and the held-out type.
+
+Rows: the bundled behaviour-cloned model (fast-only), the dual-mode SFT model, SFT + RFT,
+and the final model forced fast, forced slow and adaptive (``auto``). Each model is
+materialised from its compact weights in the planner's data directory exactly as the planner
+does, and plans greedily on CPU (one torch thread).
+
+Open loop, every ``--frame-stride``-th frame with a full history of the held-out sets (seeds
+``--seeds`` of every catalogue type; the held-out type ``occluded_pedestrian`` is reported
+apart): PDMS of the plan against the scenario's future (autovla_sim.scoring.score_plan, the
+RFT reward without its penalty), at-fault collision share, comfort share, L2@3s to the expert,
+slow-thinking share, mean and p95 planner latency. Closed loop (``--closed-loop``): the
+``closed_loop`` runner's ``model`` baseline (the real stack over DDS, the car tracks every plan
+as it is) on a few scenarios of the first seed: driving score, PDMS, at-fault collisions.
+"""
+
+import argparse
+import json
+import math
+from pathlib import Path
+import sys
+import tempfile
+import time
+from typing import Dict, List, Optional, Sequence
+
+from autovla_planner.model_files import build_tiny_model, DATA_DIR, TRAINED_CONFIG
+from autovla_planner.reasoning_policy import SLOW
+from autovla_planner.runtime import DecodingSettings, PlannerRuntime
+from autovla_scenarios.catalogue import CATALOGUE, HELD_OUT
+import numpy as np
+import yaml
+
+from autovla_training.dataset import bag_observations, l2_at, scenario_set
+from autovla_training.reward import ScenarioReward
+from autovla_training.train import generate, log
+
+MAIN_ROWS = (('BC fast-only (sim_bc)', 'sim_bc', 'auto'),
+             ('dual-mode SFT (sim_sft)', 'sim_sft', 'auto'),
+             ('SFT + RFT (sim_rft)', 'sim_rft', 'auto'))
+ABLATIONS = ('fast', 'slow', 'auto')
+COLUMNS = ('frames', 'PDMS', 'collisions', 'comfort', 'L2@3s (m)', 'slow share',
+           'latency mean (ms)', 'latency p95 (ms)')
+
+
+def bundled_files(prefix: str) -> Dict[str, Path]:
+    """Weights, record and architecture of a model shipped as ``<prefix>_*`` files."""
+    config = DATA_DIR / f'{prefix}_model.yaml'
+    return {'weights': DATA_DIR / f'{prefix}_weights.safetensors',
+            'record': DATA_DIR / f'{prefix}_training.yaml',
+            'config': config if config.is_file() else TRAINED_CONFIG}
+
+
+def materialise(prefix: str, work: Path) -> Optional[Path]:
+    """Model directory of the bundled ``prefix`` model (None if it is not shipped)."""
+    files = bundled_files(prefix)
+    if not files['weights'].is_file() or not files['record'].is_file():
+        return None
+    record = yaml.safe_load(files['record'].read_text(encoding='utf-8'))
+    directory = work / 'models' / prefix
+    if not (directory / 'config.json').is_file():
+        build_tiny_model(directory, files['config'], files['weights'], record['weights_sha256'],
+                         record.get('model_id', f'autovla-tiny-{prefix.replace("_", "-")}'))
+    return directory
+
+
+def open_loop(runtime: PlannerRuntime, sets: Dict[int, Path], stride: int) -> List[Dict]:
+    """One row per evaluated frame: scenario, seed, PDMS, collision, comfort, L2, mode, ms."""
+    rows = []
+    for seed, directory in sets.items():
+        entries, rig = scenario_set(directory)
+        for name in [entry['name'] for entry in entries]:
+            reward = ScenarioReward(name, seed)
+            frames = bag_observations(directory / name, rig, runtime.descriptor.horizon)
+            for k, frame in enumerate(frames):
+                if k % stride:
+                    continue
+                plan = runtime.plan(frame.observation)
+                score = reward(frame.stamp_ns, plan.poses)
+                rows.append({'scenario': name, 'seed': seed, 'pdms': score['pdms'],
+                             'collision': score['collision'], 'comfort': score['comfort'],
+                             'l2_3s': l2_at(plan.poses, frame.expert, 3.0),
+                             'slow': float(plan.mode == SLOW),
+                             'latency_ms': plan.latencies_ms['total']})
+    return rows
+
+
+def summary(rows: Sequence[Dict]) -> Dict[str, float]:
+    """Table columns of some frame rows."""
+    if not rows:
+        return {}
+    latency = np.array([r['latency_ms'] for r in rows])
+    return {'frames': len(rows), 'PDMS': float(np.mean([r['pdms'] for r in rows])),
+            'collisions': float(np.mean([r['collision'] for r in rows])),
+            'comfort': float(np.mean([r['comfort'] for r in rows])),
+            'L2@3s (m)': float(np.mean([r['l2_3s'] for r in rows])),
+            'slow share': float(np.mean([r['slow'] for r in rows])),
+            'latency mean (ms)': float(latency.mean()),
+            'latency p95 (ms)': float(np.percentile(latency, 95))}
+
+
+def markdown(title: str, table: Dict[str, Dict[str, float]], columns=COLUMNS) -> str:
+    """Format a markdown table: one row per model, ``columns`` as given."""
+    lines = [f'{title}', '', '| model | ' + ' | '.join(columns) + ' |',
+             '|---|' + '---:|' * len(columns)]
+    for name, values in table.items():
+        cells = []
+        for column in columns:
+            value = values.get(column, math.nan)
+            cells.append(str(value) if isinstance(value, int) else
+                         f'{value:.0f}' if 'ms' in column or 'score' in column else
+                         f'{value:.3f}')
+        lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def closed_loop_runs(model_dir: Path, scenarios: Sequence[str], seed: int, out: Path,
+                     baseline: str) -> List[Dict]:
+    """``closed_loop`` runs of one model (baseline ``model`` or ``stack``)."""
+    from autovla_sim import cli
+
+    out.mkdir(parents=True, exist_ok=True)
+    args = cli.build_parser().parse_args(['--model-path', str(model_dir), '--device', 'cpu'])
+    rig_file = out / 'rig.yaml'
+    cli.write_rig(rig_file, args.width, args.height)
+    results = []
+    for name in scenarios:
+        result = cli.run_one(name, seed, baseline, args, rig_file, out)
+        log(f'closed loop {model_dir.name} {name}/{seed}: DS {result["driving_score"]:.0f}, '
+            f'PDMS {result["pdms"]:.2f}, at-fault collisions {result["at_fault_collisions"]}')
+        results.append({key: result[key] for key in ('scenario', 'seed', 'baseline', 'pdms',
+                                                     'driving_score', 'at_fault_collisions')}
+                       | {'slow_share': float(np.mean([p['slow'] for p in result['plans']]))
+                          if result['plans'] else math.nan})
+    return results
+
+
+def parse_args(argv: Optional[Sequence[str]]):
+    """Command line of rft_tables."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--work-dir', type=Path, default=None,
+                        help='where held-out scenarios and model directories go (temp dir)')
+    parser.add_argument('--out', type=Path, default=Path('out/rft_tables'),
+                        help='where tables.md and results.json are written')
+    parser.add_argument('--seeds', default='0,900', help='held-out scenario seeds')
+    parser.add_argument('--frame-stride', type=int, default=3, help='evaluate every n-th frame')
+    parser.add_argument('--final', default='sim_rft',
+                        help='bundled model whose fast / slow / auto ablations are run')
+    parser.add_argument('--closed-loop', default='stopped_vehicle,pedestrian_crossing,'
+                        'occluded_pedestrian',
+                        help='closed-loop scenarios on the first seed (empty: none)')
+    parser.add_argument('--closed-loop-baseline', choices=('model', 'stack'), default='model')
+    parser.add_argument('--threads', type=int, default=1, help='torch threads')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``rft_tables``: evaluate, print and write the tables."""
+    import torch
+
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    seeds = [int(s) for s in args.seeds.split(',') if s]
+    with tempfile.TemporaryDirectory() as temporary:
+        work = args.work_dir or Path(temporary)
+        started = time.monotonic()
+        sets = {seed: generate(work / f'heldout-seed{seed}', seed, tuple(CATALOGUE))
+                for seed in seeds}
+        log(f'held-out sets ready in {time.monotonic() - started:.0f} s')
+        rows = [(label, prefix, mode) for label, prefix, mode in MAIN_ROWS]
+        rows += [(f'{args.final} {mode}', args.final, mode) for mode in ABLATIONS]
+        frames: Dict[str, List[Dict]] = {}
+        measured: Dict[tuple, List[Dict]] = {}
+        for label, prefix, mode in rows:
+            directory = materialise(prefix, work)
+            if directory is None:
+                log(f'{label}: no {prefix}_* weights in {DATA_DIR}; row left out')
+                continue
+            if (prefix, mode) not in measured:
+                runtime = PlannerRuntime(str(directory), 'cpu', 'float32',
+                                         DecodingSettings(reasoning_mode=mode))
+                tick = time.monotonic()
+                measured[(prefix, mode)] = open_loop(runtime, sets, args.frame_stride)
+                log(f'{label}: {len(measured[(prefix, mode)])} frames in '
+                    f'{time.monotonic() - tick:.0f} s')
+            frames[label] = measured[(prefix, mode)]
+        seen = {label: [r for r in rows if r['scenario'] not in HELD_OUT]
+                for label, rows in frames.items()}
+        unseen = {label: [r for r in rows if r['scenario'] in HELD_OUT]
+                  for label, rows in frames.items()}
+        text = [markdown(f'Held-out seeds {seeds}, training types, every '
+                         f'{args.frame_stride}th frame (open loop)',
+                         {label: summary(r) for label, r in seen.items()}), '',
+                markdown(f'Held-out type {", ".join(HELD_OUT)}, seeds {seeds} (open loop)',
+                         {label: summary(r) for label, r in unseen.items()})]
+        closed: Dict[str, List[Dict]] = {}
+        scenarios = [s for s in args.closed_loop.split(',') if s]
+        if scenarios:
+            for label, prefix, _ in MAIN_ROWS:
+                directory = materialise(prefix, work)
+                if directory is not None:
+                    closed[label] = closed_loop_runs(directory, scenarios, seeds[0],
+                                                     args.out / 'closed_loop' / prefix,
+                                                     args.closed_loop_baseline)
+            text += ['', markdown(
+                f'Closed loop ({args.closed_loop_baseline} baseline, lock-step), seed '
+                f'{seeds[0]}: {", ".join(scenarios)}',
+                {label: {'runs': len(r),
+                         'driving score': float(np.mean([x['driving_score'] for x in r])),
+                         'PDMS': float(np.mean([x['pdms'] for x in r])),
+                         'at-fault collisions': sum(x['at_fault_collisions'] for x in r),
+                         'slow share': float(np.nanmean([x['slow_share'] for x in r]))}
+                 for label, r in closed.items()},
+                ('runs', 'driving score', 'PDMS', 'at-fault collisions', 'slow share'))]
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / 'tables.md').write_text('\n'.join(text) + '\n', encoding='utf-8')
+        (args.out / 'results.json').write_text(json.dumps(
+            {'command': 'rft_tables ' + ' '.join(argv if argv is not None else sys.argv[1:]),
+             'open_loop': frames, 'closed_loop': closed}, indent=1) + '\n', encoding='utf-8')
+        print('\n'.join(text), flush=True)
+        log(f'total {time.monotonic() - started:.0f} s')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
