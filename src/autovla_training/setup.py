@@ -21,6 +21,7 @@ setup(
         'console_scripts': [
             'train_default_model = autovla_training.train:main',
             'distill_default_model = autovla_training.distill:main',
+            'train_sft_model = autovla_training.sft:main',
             'rft_default_model = autovla_training.grpo:main',
             'rft_tables = autovla_training.tables:main',
         ],

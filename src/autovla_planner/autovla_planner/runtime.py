@@ -27,6 +27,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from autovla_planner.action_codebook import ActionCodebook
+from autovla_planner.assistant_turn import close_reasoning, THINK_CLOSE
 from autovla_planner.batching import (
     decode_actions,
     sample_indices,
@@ -52,8 +53,6 @@ from autovla_planner.prompt import (
 from autovla_planner.reasoning_policy import FAST, ReasoningPolicy, SLOW
 from autovla_planner.trajectory import fast_explanation
 from autovla_planner.vision_input import PatchGeometry
-
-THINK_CLOSE = '</think>'
 
 
 class InferenceTimeoutError(RuntimeError):
@@ -388,14 +387,7 @@ class PlannerRuntime:
             text = self.tokenizer.decode(tokens)
             if token == self.eos_id or THINK_CLOSE in text:
                 break
-        closing = self.template.think_end + self.template.answer_lead_in
-        if THINK_CLOSE in text:
-            reasoning, tail = text.split(THINK_CLOSE, 1)
-            expected = closing[len(THINK_CLOSE):]
-            remainder = expected[len(tail):] if expected.startswith(tail) else expected
-        else:
-            reasoning = text
-            remainder = ('' if text.endswith('\n') else '\n') + closing
+        reasoning, remainder = close_reasoning(self.template, text)
         hidden = self._continue(self._encode(remainder), delta)
         return hidden, (self.template.slow_sentence + reasoning).strip(), len(tokens)
 
