@@ -28,6 +28,7 @@ import tempfile
 import time
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+from autovla_planner.assistant_turn import close_reasoning, slow_answer_ids, THINK_CLOSE
 from autovla_planner.model_files import (
     build_tiny_model,
     DATA_DIR,
@@ -68,27 +69,27 @@ FIXED, MODE, REASONING, ACTION = 0, 1, 2, 3      # kinds of assistant-turn token
 def assistant_turn(runtime: PlannerRuntime, plan) -> Tuple[List[int], np.ndarray]:
     """Token ids of a decoded plan's assistant turn (with <|im_end|>) and each token's kind.
 
-    The mode token is the first one after the text both first sentences share; reasoning is
-    what a slow plan wrote between its first sentence and the answer's fixed lead-in.
+    The ids are the ones supervised training uses for that turn (``fast_answer_ids``,
+    ``slow_answer_ids``); the mode token is the first one after the text both first sentences
+    share; reasoning is what a slow plan generated after its first sentence, "</think>"
+    included (the fixed answer lead-in after it is prefilled, not chosen).
     """
-    ids = list(runtime.tokenizer.encode(plan.output_text, add_special_tokens=False))
-    ids.append(runtime.eos_id)
-    shared = len(runtime.shared_ids)
-    if ids[:shared] != list(runtime.shared_ids):
-        raise ValueError('assistant turn does not start with the thinking block')
+    indices = plan.action_indices
+    template = runtime.template
+    if plan.mode == SLOW:
+        body = plan.reasoning[len(template.slow_sentence.strip()):].strip()
+        ids = slow_answer_ids(runtime, body, indices)
+    else:
+        ids = runtime.fast_answer_ids(indices)
     kinds = np.full(len(ids), FIXED)
-    kinds[shared] = MODE
+    kinds[len(runtime.shared_ids)] = MODE
     first = runtime.descriptor.first_action_id
     actions = [i for i, token in enumerate(ids) if first <= token < first + runtime.codebook.size]
-    if len(actions) != runtime.descriptor.horizon:
-        raise ValueError(f'assistant turn holds {len(actions)} action tokens, not '
-                         f'{runtime.descriptor.horizon}')
     kinds[actions] = ACTION
     if plan.mode == SLOW:
-        lead_in = runtime.tokenizer.encode(runtime.template.think_end
-                                           + runtime.template.answer_lead_in,
-                                           add_special_tokens=False)
-        kinds[len(runtime.slow_ids):actions[0] - len(lead_in)] = REASONING
+        _, prefill = close_reasoning(template, body + '\n' + THINK_CLOSE)
+        prefilled = len(runtime.tokenizer.encode(prefill, add_special_tokens=False))
+        kinds[len(runtime.slow_ids):actions[0] - prefilled] = REASONING
     return ids, kinds
 
 
