@@ -24,6 +24,7 @@ setup(
             'train_sft_model = autovla_training.sft:main',
             'rft_default_model = autovla_training.grpo:main',
             'rft_tables = autovla_training.tables:main',
+            'train_reasoning_model = autovla_training.pipeline:main',
         ],
     },
 )

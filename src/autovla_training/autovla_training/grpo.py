@@ -35,8 +35,6 @@ from autovla_planner.model_files import (
     EMBEDDING_ROWS,
     file_sha256,
     TRAINED_CONFIG,
-    TRAINED_RECORD,
-    TRAINED_WEIGHTS,
 )
 from autovla_planner.reasoning_policy import FAST, SLOW
 from autovla_planner.runtime import DecodingSettings, PlannerRuntime
@@ -52,6 +50,7 @@ from autovla_training.reward import (
     reward_for,
     ScenarioReward,
 )
+from autovla_training.sft import SFT_RECORD, SFT_WEIGHTS
 from autovla_training.train import (
     BehaviourCloner,
     generate,
@@ -211,9 +210,9 @@ def parse_args(argv: Optional[Sequence[str]]):
                         help='where the weights, record and curve PNG are written')
     parser.add_argument('--config', type=Path, default=TRAINED_CONFIG,
                         help='architecture of the start model')
-    parser.add_argument('--init-weights', type=Path, default=TRAINED_WEIGHTS,
+    parser.add_argument('--init-weights', type=Path, default=SFT_WEIGHTS,
                         help='compact weights of the start (SFT) model, also the KL reference')
-    parser.add_argument('--init-record', type=Path, default=TRAINED_RECORD,
+    parser.add_argument('--init-record', type=Path, default=SFT_RECORD,
                         help='training record of the start weights (their SHA-256)')
     parser.add_argument('--train-seeds', default='1-4',
                         help='scenario seeds of the training sets (a-b or comma list)')
@@ -354,7 +353,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     with tempfile.TemporaryDirectory() as temporary:
         work = args.work_dir or Path(temporary)
         started = time.monotonic()
-        train_dirs = [generate(work / f'rft-train-seed{s}', s, TRAINING_TYPES) for s in seeds]
+        # The SFT stage's training sets (same types and seeds; reused in a shared --work-dir).
+        train_dirs = [generate(work / f'sft-seed{s}', s, TRAINING_TYPES) for s in seeds]
         log(f'scenarios ready in {time.monotonic() - started:.0f} s: seeds {seeds}, '
             f'{len(TRAINING_TYPES)} training types')
         policy, run = rft(args, work, train_dirs)

@@ -30,7 +30,8 @@ from autovla_scenarios.catalogue import CATALOGUE, HELD_OUT
 import numpy as np
 import yaml
 
-from autovla_training.dataset import bag_observations, l2_at, scenario_set
+from autovla_training.dataset import bag_observations, frame_reasoning, l2_at, scenario_set
+from autovla_training.reasoning_data import ScenarioReasoner
 from autovla_training.reward import ScenarioReward
 from autovla_training.train import generate, log
 
@@ -38,8 +39,8 @@ MAIN_ROWS = (('BC fast-only (sim_bc)', 'sim_bc', 'auto'),
              ('dual-mode SFT (sim_sft)', 'sim_sft', 'auto'),
              ('SFT + RFT (sim_rft)', 'sim_rft', 'auto'))
 ABLATIONS = ('fast', 'slow', 'auto')
-COLUMNS = ('frames', 'PDMS', 'collisions', 'comfort', 'L2@3s (m)', 'slow share',
-           'latency mean (ms)', 'latency p95 (ms)')
+COLUMNS = ('frames', 'PDMS', 'PDMS complex', 'collisions', 'comfort', 'L2@3s (m)',
+           'slow share', 'slow complex', 'slow simple', 'latency mean (ms)', 'latency p95 (ms)')
 
 
 def bundled_files(prefix: str) -> Dict[str, Path]:
@@ -63,12 +64,14 @@ def materialise(prefix: str, work: Path) -> Optional[Path]:
     return directory
 
 
-def open_loop(runtime: PlannerRuntime, sets: Dict[int, Path], stride: int) -> List[Dict]:
-    """One row per evaluated frame: scenario, seed, PDMS, collision, comfort, L2, mode, ms."""
+def open_loop(runtime: PlannerRuntime, sets: Dict[int, Path], stride: int,
+              reasoner: ScenarioReasoner) -> List[Dict]:
+    """One row per evaluated frame: scenario, seed, label, PDMS, collision, comfort, L2, ms."""
     rows = []
     for seed, directory in sets.items():
         entries, rig = scenario_set(directory)
-        for name in [entry['name'] for entry in entries]:
+        for entry in entries:
+            name = entry['name']
             reward = ScenarioReward(name, seed)
             frames = bag_observations(directory / name, rig, runtime.descriptor.horizon)
             for k, frame in enumerate(frames):
@@ -77,6 +80,8 @@ def open_loop(runtime: PlannerRuntime, sets: Dict[int, Path], stride: int) -> Li
                 plan = runtime.plan(frame.observation)
                 score = reward(frame.stamp_ns, plan.poses)
                 rows.append({'scenario': name, 'seed': seed, 'pdms': score['pdms'],
+                             'complex': frame_reasoning(reasoner, entry,
+                                                        frame.stamp_ns).facts.complex,
                              'collision': score['collision'], 'comfort': score['comfort'],
                              'l2_3s': l2_at(plan.poses, frame.expert, 3.0),
                              'slow': float(plan.mode == SLOW),
@@ -89,11 +94,17 @@ def summary(rows: Sequence[Dict]) -> Dict[str, float]:
     if not rows:
         return {}
     latency = np.array([r['latency_ms'] for r in rows])
-    return {'frames': len(rows), 'PDMS': float(np.mean([r['pdms'] for r in rows])),
-            'collisions': float(np.mean([r['collision'] for r in rows])),
-            'comfort': float(np.mean([r['comfort'] for r in rows])),
-            'L2@3s (m)': float(np.mean([r['l2_3s'] for r in rows])),
-            'slow share': float(np.mean([r['slow'] for r in rows])),
+
+    def mean(key: str, complex_frames: Optional[bool] = None) -> float:
+        values = [r[key] for r in rows if complex_frames is None
+                  or r['complex'] == complex_frames]
+        return float(np.mean(values)) if values else math.nan
+
+    return {'frames': len(rows), 'PDMS': mean('pdms'), 'PDMS complex': mean('pdms', True),
+            'collisions': mean('collision'), 'comfort': mean('comfort'),
+            'L2@3s (m)': mean('l2_3s'),
+            'slow share': mean('slow'), 'slow complex': mean('slow', True),
+            'slow simple': mean('slow', False),
             'latency mean (ms)': float(latency.mean()),
             'latency p95 (ms)': float(np.percentile(latency, 95))}
 
@@ -142,7 +153,8 @@ def parse_args(argv: Optional[Sequence[str]]):
                         help='where held-out scenarios and model directories go (temp dir)')
     parser.add_argument('--out', type=Path, default=Path('out/rft_tables'),
                         help='where tables.md and results.json are written')
-    parser.add_argument('--seeds', default='0,900', help='held-out scenario seeds')
+    parser.add_argument('--seeds', default='0,901',
+                        help='held-out scenario seeds (train_sft_model holds out 0, 901, 902)')
     parser.add_argument('--frame-stride', type=int, default=3, help='evaluate every n-th frame')
     parser.add_argument('--final', default='sim_rft',
                         help='bundled model whose fast / slow / auto ablations are run')
@@ -170,6 +182,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         rows = [(label, prefix, mode) for label, prefix, mode in MAIN_ROWS]
         rows += [(f'{args.final} {mode}', args.final, mode) for mode in ABLATIONS]
         frames: Dict[str, List[Dict]] = {}
+        reasoner = ScenarioReasoner()
         measured: Dict[tuple, List[Dict]] = {}
         for label, prefix, mode in rows:
             directory = materialise(prefix, work)
@@ -180,7 +193,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 runtime = PlannerRuntime(str(directory), 'cpu', 'float32',
                                          DecodingSettings(reasoning_mode=mode))
                 tick = time.monotonic()
-                measured[(prefix, mode)] = open_loop(runtime, sets, args.frame_stride)
+                measured[(prefix, mode)] = open_loop(runtime, sets, args.frame_stride,
+                                                     reasoner)
                 log(f'{label}: {len(measured[(prefix, mode)])} frames in '
                     f'{time.monotonic() - tick:.0f} s')
             frames[label] = measured[(prefix, mode)]
