@@ -21,7 +21,7 @@ from pathlib import Path
 import sys
 import tempfile
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from autovla_planner.model_files import build_tiny_model, DATA_DIR, TRAINED_CONFIG
 from autovla_planner.reasoning_policy import SLOW
@@ -51,17 +51,35 @@ def bundled_files(prefix: str) -> Dict[str, Path]:
             'config': config if config.is_file() else TRAINED_CONFIG}
 
 
-def materialise(prefix: str, work: Path) -> Optional[Path]:
-    """Model directory of the bundled ``prefix`` model (None if it is not shipped)."""
+def materialise(prefix: str, work: Path) -> Optional[Tuple[Path, str]]:
+    """Model directory and weights SHA-256 of the bundled ``prefix`` model (None: not shipped)."""
     files = bundled_files(prefix)
     if not files['weights'].is_file() or not files['record'].is_file():
         return None
     record = yaml.safe_load(files['record'].read_text(encoding='utf-8'))
-    directory = work / 'models' / prefix
+    sha256 = str(record['weights_sha256'])
+    directory = work / 'models' / f'{prefix}-{sha256[:12]}'
     if not (directory / 'config.json').is_file():
-        build_tiny_model(directory, files['config'], files['weights'], record['weights_sha256'],
+        build_tiny_model(directory, files['config'], files['weights'], sha256,
                          record.get('model_id', f'autovla-tiny-{prefix.replace("_", "-")}'))
-    return directory
+    return directory, sha256
+
+
+def cached(path: Path, key: Dict, compute: Callable[[], object]):
+    """``compute()``, stored in ``path`` with ``key`` and reused while the key is the same.
+
+    The key holds the weights' SHA-256 and the evaluation settings, so a retrained model or
+    other settings are measured again and an unchanged row is not.
+    """
+    if path.is_file():
+        stored = json.loads(path.read_text(encoding='utf-8'))
+        if stored.get('key') == key:
+            log(f'reusing {path} (same weights and settings)')
+            return stored['value']
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({'key': key, 'value': value}, indent=1) + '\n', encoding='utf-8')
+    return value
 
 
 def open_loop(runtime: PlannerRuntime, sets: Dict[int, Path], stride: int,
@@ -179,43 +197,48 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sets = {seed: generate(work / f'heldout-seed{seed}', seed, tuple(CATALOGUE))
                 for seed in seeds}
         log(f'held-out sets ready in {time.monotonic() - started:.0f} s')
-        rows = [(label, prefix, mode) for label, prefix, mode in MAIN_ROWS]
-        rows += [(f'{args.final} {mode}', args.final, mode) for mode in ABLATIONS]
-        frames: Dict[str, List[Dict]] = {}
+        rows = list(MAIN_ROWS) + [(f'{args.final} {mode}', args.final, mode)
+                                  for mode in ABLATIONS]
         reasoner = ScenarioReasoner()
-        measured: Dict[tuple, List[Dict]] = {}
+        frames: Dict[str, List[Dict]] = {}
+        closed: Dict[str, List[Dict]] = {}
+        scenarios = [s for s in args.closed_loop.split(',') if s]
         for label, prefix, mode in rows:
-            directory = materialise(prefix, work)
-            if directory is None:
+            model = materialise(prefix, work)
+            if model is None:
                 log(f'{label}: no {prefix}_* weights in {DATA_DIR}; row left out')
                 continue
-            if (prefix, mode) not in measured:
+            directory, sha256 = model
+
+            def measure(directory=directory, mode=mode, label=label):
                 runtime = PlannerRuntime(str(directory), 'cpu', 'float32',
                                          DecodingSettings(reasoning_mode=mode))
                 tick = time.monotonic()
-                measured[(prefix, mode)] = open_loop(runtime, sets, args.frame_stride,
-                                                     reasoner)
-                log(f'{label}: {len(measured[(prefix, mode)])} frames in '
-                    f'{time.monotonic() - tick:.0f} s')
-            frames[label] = measured[(prefix, mode)]
-        seen = {label: [r for r in rows if r['scenario'] not in HELD_OUT]
-                for label, rows in frames.items()}
-        unseen = {label: [r for r in rows if r['scenario'] in HELD_OUT]
-                  for label, rows in frames.items()}
+                result = open_loop(runtime, sets, args.frame_stride, reasoner)
+                log(f'{label}: {len(result)} frames in {time.monotonic() - tick:.0f} s')
+                return result
+
+            frames[label] = cached(args.out / 'rows' / f'{prefix}_{mode}.json',
+                                   {'sha256': sha256, 'seeds': seeds, 'mode': mode,
+                                    'stride': args.frame_stride}, measure)
+            if scenarios and (label, prefix, mode) in MAIN_ROWS:
+                closed[label] = cached(
+                    args.out / 'rows' / f'{prefix}_closed_loop.json',
+                    {'sha256': sha256, 'seed': seeds[0], 'scenarios': scenarios,
+                     'baseline': args.closed_loop_baseline},
+                    lambda directory=directory, prefix=prefix: closed_loop_runs(
+                        directory, scenarios, seeds[0], args.out / 'closed_loop' / prefix,
+                        args.closed_loop_baseline))
+        seen = {label: [r for r in result if r['scenario'] not in HELD_OUT]
+                for label, result in frames.items()}
+        unseen = {label: [r for r in result if r['scenario'] in HELD_OUT]
+                  for label, result in frames.items()}
         text = [markdown(f'Held-out seeds {seeds}, training types, every '
                          f'{args.frame_stride}th frame (open loop)',
                          {label: summary(r) for label, r in seen.items()}), '',
                 markdown(f'Held-out type {", ".join(HELD_OUT)}, seeds {seeds} (open loop)',
                          {label: summary(r) for label, r in unseen.items()})]
-        closed: Dict[str, List[Dict]] = {}
-        scenarios = [s for s in args.closed_loop.split(',') if s]
-        if scenarios:
-            for label, prefix, _ in MAIN_ROWS:
-                directory = materialise(prefix, work)
-                if directory is not None:
-                    closed[label] = closed_loop_runs(directory, scenarios, seeds[0],
-                                                     args.out / 'closed_loop' / prefix,
-                                                     args.closed_loop_baseline)
+        if closed:
             text += ['', markdown(
                 f'Closed loop ({args.closed_loop_baseline} baseline, lock-step), seed '
                 f'{seeds[0]}: {", ".join(scenarios)}',
