@@ -43,17 +43,17 @@ COLUMNS = ('frames', 'PDMS', 'PDMS complex', 'collisions', 'comfort', 'L2@3s (m)
            'slow share', 'slow complex', 'slow simple', 'latency mean (ms)', 'latency p95 (ms)')
 
 
-def bundled_files(prefix: str) -> Dict[str, Path]:
+def bundled_files(prefix: str, data_dir: Path = DATA_DIR) -> Dict[str, Path]:
     """Weights, record and architecture of a model shipped as ``<prefix>_*`` files."""
-    config = DATA_DIR / f'{prefix}_model.yaml'
-    return {'weights': DATA_DIR / f'{prefix}_weights.safetensors',
-            'record': DATA_DIR / f'{prefix}_training.yaml',
+    config = data_dir / f'{prefix}_model.yaml'
+    return {'weights': data_dir / f'{prefix}_weights.safetensors',
+            'record': data_dir / f'{prefix}_training.yaml',
             'config': config if config.is_file() else TRAINED_CONFIG}
 
 
-def materialise(prefix: str, work: Path) -> Optional[Tuple[Path, str]]:
-    """Model directory and weights SHA-256 of the bundled ``prefix`` model (None: not shipped)."""
-    files = bundled_files(prefix)
+def materialise(prefix: str, work: Path, data_dir: Path) -> Optional[Tuple[Path, str]]:
+    """Model directory and weights SHA-256 of the ``prefix`` model (None: not there)."""
+    files = bundled_files(prefix, data_dir)
     if not files['weights'].is_file() or not files['record'].is_file():
         return None
     record = yaml.safe_load(files['record'].read_text(encoding='utf-8'))
@@ -171,6 +171,9 @@ def parse_args(argv: Optional[Sequence[str]]):
                         help='where held-out scenarios and model directories go (temp dir)')
     parser.add_argument('--out', type=Path, default=Path('out/rft_tables'),
                         help='where tables.md and results.json are written')
+    parser.add_argument('--data-dir', type=Path, default=DATA_DIR,
+                        help="models found here are used instead of the planner's data "
+                        'directory (candidates before they ship)')
     parser.add_argument('--seeds', default='0,901',
                         help='held-out scenario seeds (train_sft_model holds out 0, 901, 902)')
     parser.add_argument('--frame-stride', type=int, default=3, help='evaluate every n-th frame')
@@ -204,9 +207,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         closed: Dict[str, List[Dict]] = {}
         scenarios = [s for s in args.closed_loop.split(',') if s]
         for label, prefix, mode in rows:
-            model = materialise(prefix, work)
+            data_dir = args.data_dir if (args.data_dir / f'{prefix}_training.yaml').is_file() \
+                else DATA_DIR
+            model = materialise(prefix, work, data_dir)
             if model is None:
-                log(f'{label}: no {prefix}_* weights in {DATA_DIR}; row left out')
+                log(f'{label}: no {prefix}_* weights in {data_dir}; row left out')
                 continue
             directory, sha256 = model
 
