@@ -42,7 +42,7 @@ def plot_curves(path: Path, steps: Sequence[float], series: Dict[str, Sequence[f
                     (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(image, 'training step (observation groups)', (left + 250, HEIGHT - 12),
                 cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-    cv2.putText(image, title + f' (moving mean of {window})', (left, 25),
+    cv2.putText(image, title + f', moving mean of {window}', (left, 25),
                 cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
     for number, (name, values) in enumerate(series.items()):
         colour = COLOURS[number % len(COLOURS)]
@@ -51,8 +51,9 @@ def plot_curves(path: Path, steps: Sequence[float], series: Dict[str, Sequence[f
                    int(bottom - v * (bottom - top)))
                   for s, v in zip(steps, smooth) if np.isfinite(v)]
         if len(points) > 1:
-            cv2.polylines(image, [np.array(points, np.int32)], False, colour, 2, cv2.LINE_AA)
-        cv2.putText(image, name, (right - 150, top + 22 + 20 * number),
+            cv2.polylines(image, [np.array(points, np.int32)], False, colour,
+                          max(1, 3 - number), cv2.LINE_AA)   # later series thinner, on top
+        cv2.putText(image, name, (right - 330 + 110 * number, 25),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), image):

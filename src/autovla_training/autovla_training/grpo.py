@@ -363,10 +363,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sha256 = save_compact(policy, policy.rows.numpy(), weights, RFT_MODEL_ID)
         curves = run.pop('curves')
         plot = args.out_dir / RFT_RECORD.with_suffix('.png').name
-        plot_curves(plot, curves['step'], {'reward': curves['reward'],
-                                           'PDMS': curves['pdms'],
+        plot_curves(plot, curves['step'], {'PDMS': curves['pdms'],
+                                           'reward': curves['reward'],
                                            'slow share': curves['slow_share']},
-                    f'GRPO: group means, G={args.group}')
+                    f'GRPO group means, G={args.group}')
         record = {
             'weights_sha256': sha256, 'model_id': RFT_MODEL_ID,
             'command': 'rft_default_model ' + ' '.join(argv if argv is not None
