@@ -35,6 +35,7 @@ from autovla_planner.batching import (
     step_uncertainty,
 )
 from autovla_planner.confidence import confidence, MOTION_TOLERANCE_M, Uncertainty
+from autovla_planner.explanation import slow_explanation
 from autovla_planner.model_files import (
     action_token,
     CHAT_TEMPLATE_FILE,
@@ -410,8 +411,8 @@ class PlannerRuntime:
 
     def _finish(self, indices, poses, mode, reason, reasoning, uncertainty, generated, text,
                 speed, latencies) -> Plan:
-        explanation = (f'Slow thinking: {reasoning}' if mode == SLOW and reasoning
-                       else fast_explanation(poses, speed))
+        explanation = (slow_explanation(reasoning, self.template.slow_sentence)
+                       if mode == SLOW else fast_explanation(poses, speed))
         return Plan(np.asarray(indices, dtype=np.int64), poses, mode, reason, reasoning,
                     explanation, confidence(uncertainty, self.codebook.size), uncertainty,
                     generated, text, latencies)
