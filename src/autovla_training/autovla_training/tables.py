@@ -176,6 +176,9 @@ def parse_args(argv: Optional[Sequence[str]]):
                         'directory (candidates before they ship)')
     parser.add_argument('--seeds', default='0,901',
                         help='held-out scenario seeds (train_sft_model holds out 0, 901, 902)')
+    parser.add_argument('--ablation-seeds', default='',
+                        help='seeds of the fast / slow / auto ablation rows (default: --seeds; '
+                        'slow thinking costs seconds per plan on this CPU)')
     parser.add_argument('--frame-stride', type=int, default=3, help='evaluate every n-th frame')
     parser.add_argument('--final', default='sim_rft',
                         help='bundled model whose fast / slow / auto ablations are run')
@@ -194,6 +197,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(',') if s]
+    ablation_seeds = [int(s) for s in args.ablation_seeds.split(',') if s] or seeds
+    if not set(ablation_seeds) <= set(seeds):
+        raise SystemExit('rft_tables: --ablation-seeds must be a subset of --seeds')
     with tempfile.TemporaryDirectory() as temporary:
         work = args.work_dir or Path(temporary)
         started = time.monotonic()
@@ -215,16 +221,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 continue
             directory, sha256 = model
 
-            def measure(directory=directory, mode=mode, label=label):
+            row_seeds = seeds if (label, prefix, mode) in MAIN_ROWS else ablation_seeds
+
+            def measure(directory=directory, mode=mode, label=label, row_seeds=row_seeds):
                 runtime = PlannerRuntime(str(directory), 'cpu', 'float32',
                                          DecodingSettings(reasoning_mode=mode))
                 tick = time.monotonic()
-                result = open_loop(runtime, sets, args.frame_stride, reasoner)
+                result = open_loop(runtime, {seed: sets[seed] for seed in row_seeds},
+                                   args.frame_stride, reasoner)
                 log(f'{label}: {len(result)} frames in {time.monotonic() - tick:.0f} s')
                 return result
 
-            frames[label] = cached(args.out / 'rows' / f'{prefix}_{mode}.json',
-                                   {'sha256': sha256, 'seeds': seeds, 'mode': mode,
+            name = '_'.join([prefix, mode] + [str(seed) for seed in row_seeds])
+            frames[label] = cached(args.out / 'rows' / f'{name}.json',
+                                   {'sha256': sha256, 'seeds': row_seeds, 'mode': mode,
                                     'stride': args.frame_stride}, measure)
             if scenarios and (label, prefix, mode) in MAIN_ROWS:
                 closed[label] = cached(
@@ -238,10 +248,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 for label, result in frames.items()}
         unseen = {label: [r for r in result if r['scenario'] in HELD_OUT]
                   for label, result in frames.items()}
-        text = [markdown(f'Held-out seeds {seeds}, training types, every '
-                         f'{args.frame_stride}th frame (open loop)',
+        text = [markdown(f'Held-out seeds {seeds} (ablation rows: {ablation_seeds}), training '
+                         f'types, every {args.frame_stride}th frame (open loop)',
                          {label: summary(r) for label, r in seen.items()}), '',
-                markdown(f'Held-out type {", ".join(HELD_OUT)}, seeds {seeds} (open loop)',
+                markdown(f'Held-out type {", ".join(HELD_OUT)}, same seeds (open loop)',
                          {label: summary(r) for label, r in unseen.items()})]
         if closed:
             text += ['', markdown(
