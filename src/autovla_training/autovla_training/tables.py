@@ -38,7 +38,7 @@ from autovla_training.train import generate, log
 MAIN_ROWS = (('BC fast-only (sim_bc)', 'sim_bc', 'auto'),
              ('dual-mode SFT (sim_sft)', 'sim_sft', 'auto'),
              ('SFT + RFT (sim_rft)', 'sim_rft', 'auto'))
-ABLATIONS = ('fast', 'slow', 'auto')
+ABLATIONS = ('fast', 'auto', 'slow')   # slow last: the longest row
 COLUMNS = ('frames', 'PDMS', 'PDMS complex', 'collisions', 'comfort', 'L2@3s (m)',
            'slow share', 'slow complex', 'slow simple', 'latency mean (ms)', 'latency p95 (ms)')
 
