@@ -147,5 +147,4 @@ def test_forced_slow_plan_explains_with_its_generated_reasoning():
         assert explanations[0].data == plan.explanation
         text = next(m.text for m in markers[0].markers if m.ns == 'explanation')
         assert text == marker_text('slow', plan.explanation)
-        assert text.startswith('[slow] ') and text.endswith('…')
-        assert len(text) <= len('[slow] ') + MARKER_CHARS + text.count('\n')
+        assert text.startswith('[slow] ') and len(text) < len(plan.explanation)
