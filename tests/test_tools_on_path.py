@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parents[1]
 TOOLS = ['autovla_bringup', 'replay_bag', 'record_outputs', 'compute_metrics', 'compare_runs',
          'make_report', 'run_regression', 'autovla_demo', 'generate_scenarios',
          'build_codebook', 'make_tiny_model', 'convert_autovla_checkpoint',
-         'train_default_model']
+         'train_default_model', 'rft_default_model', 'rft_tables', 'train_reasoning_model']
 
 
 def shell(command: str, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -6,6 +6,7 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(exclude=['test']),
+    package_data={package_name: ['data/*.yaml']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
@@ -20,6 +21,10 @@ setup(
         'console_scripts': [
             'train_default_model = autovla_training.train:main',
             'distill_default_model = autovla_training.distill:main',
+            'train_sft_model = autovla_training.sft:main',
+            'rft_default_model = autovla_training.grpo:main',
+            'rft_tables = autovla_training.tables:main',
+            'train_reasoning_model = autovla_training.pipeline:main',
         ],
     },
 )

@@ -1,7 +1,6 @@
 """Conversions between autovla_msgs / ROS messages and the planner's plain data (no rclpy)."""
 
 import math
-from typing import List
 
 from builtin_interfaces.msg import Duration
 from geometry_msgs.msg import Point, PoseStamped
@@ -12,6 +11,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from autovla_msgs.msg import PlannedTrajectory, PlanUncertainty, StageLatency, TrajectoryPoint
 from autovla_planner.action_codebook import SEGMENT_SECONDS
+from autovla_planner.explanation import marker_text
 from autovla_planner.observation import CameraVideo, COMMANDS, Observation
 from autovla_planner.reasoning_policy import SLOW
 from autovla_planner.runtime import InvalidObservationError, Plan
@@ -115,19 +115,5 @@ def markers_msg(plan: Plan, header: Header) -> MarkerArray:
     text.pose.orientation.w = 1.0
     text.scale.z = 0.6
     text.color = ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0)
-    text.text = _wrap(f'[{plan.mode}] {plan.explanation}', 60)
+    text.text = marker_text(plan.mode, plan.explanation)
     return MarkerArray(markers=[line, text])
-
-
-def _wrap(text: str, width: int) -> str:
-    lines: List[str] = []
-    for paragraph in text.splitlines():
-        current = ''
-        for word in paragraph.split():
-            if current and len(current) + 1 + len(word) > width:
-                lines.append(current)
-                current = word
-            else:
-                current = f'{current} {word}'.strip()
-        lines.append(current)
-    return '\n'.join(lines)

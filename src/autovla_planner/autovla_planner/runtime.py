@@ -27,6 +27,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from autovla_planner.action_codebook import ActionCodebook
+from autovla_planner.assistant_turn import close_reasoning, THINK_CLOSE
 from autovla_planner.batching import (
     decode_actions,
     sample_indices,
@@ -34,6 +35,7 @@ from autovla_planner.batching import (
     step_uncertainty,
 )
 from autovla_planner.confidence import confidence, MOTION_TOLERANCE_M, Uncertainty
+from autovla_planner.explanation import slow_explanation
 from autovla_planner.model_files import (
     action_token,
     CHAT_TEMPLATE_FILE,
@@ -52,8 +54,6 @@ from autovla_planner.prompt import (
 from autovla_planner.reasoning_policy import FAST, ReasoningPolicy, SLOW
 from autovla_planner.trajectory import fast_explanation
 from autovla_planner.vision_input import PatchGeometry
-
-THINK_CLOSE = '</think>'
 
 
 class InferenceTimeoutError(RuntimeError):
@@ -388,14 +388,7 @@ class PlannerRuntime:
             text = self.tokenizer.decode(tokens)
             if token == self.eos_id or THINK_CLOSE in text:
                 break
-        closing = self.template.think_end + self.template.answer_lead_in
-        if THINK_CLOSE in text:
-            reasoning, tail = text.split(THINK_CLOSE, 1)
-            expected = closing[len(THINK_CLOSE):]
-            remainder = expected[len(tail):] if expected.startswith(tail) else expected
-        else:
-            reasoning = text
-            remainder = ('' if text.endswith('\n') else '\n') + closing
+        reasoning, remainder = close_reasoning(self.template, text)
         hidden = self._continue(self._encode(remainder), delta)
         return hidden, (self.template.slow_sentence + reasoning).strip(), len(tokens)
 
@@ -418,8 +411,8 @@ class PlannerRuntime:
 
     def _finish(self, indices, poses, mode, reason, reasoning, uncertainty, generated, text,
                 speed, latencies) -> Plan:
-        explanation = (f'Slow thinking: {reasoning}' if mode == SLOW and reasoning
-                       else fast_explanation(poses, speed))
+        explanation = (slow_explanation(reasoning, self.template.slow_sentence)
+                       if mode == SLOW else fast_explanation(poses, speed))
         return Plan(np.asarray(indices, dtype=np.int64), poses, mode, reason, reasoning,
                     explanation, confidence(uncertainty, self.codebook.size), uncertainty,
                     generated, text, latencies)

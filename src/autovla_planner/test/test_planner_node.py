@@ -4,6 +4,7 @@ import signal
 
 from autovla_common.qos import RELIABLE_QOS
 from autovla_common.testing import NodeProcess, RosProbe, wait_until
+from autovla_planner.explanation import MARKER_CHARS, marker_text
 from autovla_planner.model_files import random_model_dir
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
@@ -118,3 +119,32 @@ def test_planner_stopped_during_an_inference_does_not_publish_into_a_dead_contex
         node.process.wait(timeout=60)
         assert node.process.returncode == 0, node.output()
         assert 'Traceback' not in node.output(), node.output()
+
+
+def test_forced_slow_plan_explains_with_its_generated_reasoning():
+    # The random tiny model forced to think slowly: its generated text (gibberish, but the
+    # model's own) is the whole explanation on the topic and the plan; RViz gets it shortened.
+    with NodeProcess.ros_node('autovla_planner', 'planner_node', params={
+            'model_path': str(random_model_dir()), 'reasoning_mode': 'slow',
+            'latency_budget_s': 0.0, 'max_reasoning_tokens': 120, 'inference_timeout_s': 60.0,
+            'max_observation_age_s': 60.0},
+            ros_args=['-r', '__ns:=/slow_explanation']) as node, RosProbe() as probe:
+        plans = probe.collect(PlannedTrajectory, '/slow_explanation/planned_trajectory',
+                              RELIABLE_QOS)
+        explanations = probe.collect(String, '/slow_explanation/explanation', RELIABLE_QOS)
+        markers = probe.collect(MarkerArray, '/slow_explanation/planner_markers', RELIABLE_QOS)
+        publisher = probe.publisher(DrivingObservation, '/slow_explanation/observation',
+                                    RELIABLE_QOS)
+        assert probe.wait_for_subscribers(publisher, timeout=120), node.output()
+        publisher.publish(observation(probe.now()))
+        assert wait_until(lambda: plans and explanations and markers, timeout=120), \
+            node.output()
+        plan = plans[0]
+        assert plan.reasoning_mode == PlannedTrajectory.MODE_SLOW
+        assert plan.explanation.startswith('Slow thinking: ')
+        assert 'This is a complex scenario' not in plan.explanation
+        assert len(plan.explanation) > MARKER_CHARS      # 120 generated tokens, all of them
+        assert explanations[0].data == plan.explanation
+        text = next(m.text for m in markers[0].markers if m.ns == 'explanation')
+        assert text == marker_text('slow', plan.explanation)
+        assert text.startswith('[slow] ') and len(text) < len(plan.explanation)

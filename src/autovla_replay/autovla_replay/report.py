@@ -178,6 +178,11 @@ def _images_at(bag: Path, topic_map: TopicMap, stamps: List[int], tolerance_ns: 
     return images
 
 
+def explanation_html(explanation: str) -> str:
+    """Render a plan's explanation: escaped, a slow plan's reasoning line by line."""
+    return html.escape(explanation).replace('\n', '<br>') or '<i>none</i>'
+
+
 def scenario_section(name: str, bag: Path, run_dir: Path, topic_map: TopicMap,
                      anchor_camera: str, max_frames: Optional[int] = None,
                      tolerance_ns: int = 60_000_000) -> str:
@@ -209,7 +214,7 @@ def scenario_section(name: str, bag: Path, run_dir: Path, topic_map: TopicMap,
         else:
             mode = 'slow' if plan.slow else 'fast'
             text += (f'{mode} plan, confidence {plan.confidence:.2f}<br>'
-                     f'explanation: {html.escape(plan.explanation) or "<i>none</i>"}')
+                     f'explanation: {explanation_html(plan.explanation)}')
             if scored:
                 text += ('<br>L2 at 1/2/3 s: ' + ' / '.join(
                     _fmt(scored['l2'][k]) for k in (1, 3, 5) if k < len(scored['l2']))

@@ -5,7 +5,9 @@ conversions + ``PerceptionCore``, perception.yaml defaults, the scenario set's r
 resulting DrivingObservation through the planner node's conversion, and the planner
 observation through ``PlannerRuntime.prepare`` (camera selection, prompt, video patches). The
 target is the fast-thinking assistant turn the runtime would prefill, with the 10 action
-tokens the codebook encodes from the expert's future.
+tokens the codebook encodes from the expert's future; with a ``ScenarioReasoner`` (dual-mode
+training, reasoning_data.py), frames it labels complex get the slow-thinking turn with their
+chain of thought instead (assistant_turn.slow_answer_ids: what the runtime's slow path decodes).
 """
 
 from dataclasses import dataclass
@@ -13,7 +15,7 @@ import json
 import math
 from pathlib import Path
 import time
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ament_index_python.packages import get_package_share_directory
 from autovla_common.params import load_defaults
@@ -21,6 +23,7 @@ from autovla_common.rig import CameraRig, load_rig
 from autovla_perception.core import PerceptionConfig, PerceptionCore
 from autovla_perception.ego import yaw_from_quaternion
 from autovla_perception.health import InputHealth
+from autovla_planner.assistant_turn import slow_answer_ids
 from autovla_planner.observation import Observation
 from autovla_planner.prompt import PromptInputs
 from autovla_planner.ros_interface import observation_from_msg
@@ -56,6 +59,8 @@ class Sample:
     expert_poses: np.ndarray       # (H, 3) x, y, yaw in base_link at 0.5 s steps
     speed: float                   # m/s, as the prompt states it
     command: str
+    complex: Optional[bool] = None  # the reasoner's label (None: no reasoner asked)
+    reasoning: str = ''             # the chain of thought trained (complex frames only)
 
 
 def perception_defaults_path() -> Path:
@@ -144,30 +149,58 @@ def bag_observations(bag: Path, rig: CameraRig, horizon: int = 10,
                            latest['odometry'], latest['route'])
 
 
+def scenario_set(scenario_dir: Path) -> Tuple[List[Dict[str, object]], CameraRig]:
+    """Return the index entries (name, seed, ...) and the rig of a generated scenario set."""
+    index = json.loads((Path(scenario_dir) / 'index.json').read_text(encoding='utf-8'))
+    return index['scenarios'], load_rig(Path(scenario_dir) / index.get('rig', RIG_FILE))
+
+
 def scenario_samples(scenario_dir: Path, runtime, names: Optional[Sequence[str]] = None,
-                     progress: Optional[Callable[[str], None]] = None) -> List[Sample]:
-    """Build the samples of every scenario (or ``names``) of a set for ``runtime``'s model."""
+                     progress: Optional[Callable[[str], None]] = None,
+                     reasoner=None) -> List[Sample]:
+    """Build the samples of every scenario (or ``names``) of a set for ``runtime``'s model.
+
+    With ``reasoner`` (a reasoning_data.ScenarioReasoner) every sample is labelled simple or
+    complex and complex ones are trained with their reasoning.
+    """
     scenario_dir = Path(scenario_dir)
-    index = json.loads((scenario_dir / 'index.json').read_text(encoding='utf-8'))
-    rig = load_rig(scenario_dir / index.get('rig', RIG_FILE))
+    entries, rig = scenario_set(scenario_dir)
+    entries = {entry['name']: entry for entry in entries}
     samples = []
-    for name in names or [entry['name'] for entry in index['scenarios']]:
+    for name in names or list(entries):
         count = len(samples)
         for frame in bag_observations(scenario_dir / name, rig, runtime.descriptor.horizon):
+            reasoning = None
+            if reasoner is not None:
+                reasoning = frame_reasoning(reasoner, entries[name], frame.stamp_ns)
             samples.append(make_sample(runtime, name, frame.stamp_ns, frame.observation,
-                                       frame.expert))
+                                       frame.expert, reasoning))
         if progress:
             progress(f'{scenario_dir.name}/{name}: {len(samples) - count} samples')
     return samples
 
 
-def make_sample(runtime, scenario: str, stamp_ns: int, observation, expert: np.ndarray
-                ) -> Sample:
-    """Encode the expert future and build the runtime's inputs and the target turn."""
+def frame_reasoning(reasoner, entry: Dict, stamp_ns: int):
+    """Return the reasoner's Reasoning of a bag frame (scenario and seed from its index entry)."""
+    t = (stamp_ns - int(entry['start_stamp_ns'])) * 1e-9
+    return reasoner.reasoning(entry['name'], int(entry['seed']), t)
+
+
+def make_sample(runtime, scenario: str, stamp_ns: int, observation, expert: np.ndarray,
+                reasoning=None) -> Sample:
+    """Encode the expert future and build the runtime's inputs and the target turn.
+
+    ``reasoning`` (a reasoning_data.Reasoning): complex frames get the slow-thinking turn with
+    its text, simple ones the fast turn; None: the fast turn, unlabelled.
+    """
     indices = runtime.codebook.encode(expert)
     _, inputs = runtime.prepare(observation)
-    return Sample(scenario, stamp_ns, inputs, runtime.fast_answer_ids(indices), indices,
-                  np.asarray(expert, dtype=float), observation.speed, observation.command)
+    is_complex = None if reasoning is None else reasoning.facts.complex
+    text = reasoning.text if is_complex else ''
+    target = slow_answer_ids(runtime, text, indices) if text else \
+        runtime.fast_answer_ids(indices)
+    return Sample(scenario, stamp_ns, inputs, target, indices, np.asarray(expert, dtype=float),
+                  observation.speed, observation.command, is_complex, text)
 
 
 def l2_at(poses: np.ndarray, expert: np.ndarray, seconds: float, step_s: float = 0.5) -> float:

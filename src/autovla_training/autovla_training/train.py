@@ -26,7 +26,7 @@ import shutil
 import sys
 import tempfile
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from ament_index_python.packages import get_package_share_directory
 from autovla_common.params import load_defaults
@@ -50,6 +50,7 @@ from autovla_replay.metrics import ego_collisions
 from autovla_replay.scoring import FrameTruth, load_truth, to_world
 from autovla_safety.config import SafetyConfig
 from autovla_safety.validator import validate_plan
+from autovla_scenarios.catalogue import DEFAULT_SET
 from autovla_scenarios.generator import (
     generate_set,
     GenerationConfig,
@@ -78,10 +79,10 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
-def generate(out_dir: Path, seed: int) -> Path:
-    """Generate the catalogue with ``seed`` (reused when already there)."""
+def generate(out_dir: Path, seed: int, names: Sequence[str] = DEFAULT_SET) -> Path:
+    """Generate the scenarios ``names`` with ``seed`` (reused when already there)."""
     if not (out_dir / 'index.json').is_file():
-        generate_set(out_dir, config=GenerationConfig(seed=seed))
+        generate_set(out_dir, names, config=GenerationConfig(seed=seed))
     return out_dir
 
 
@@ -120,7 +121,8 @@ def teacher_forced_hidden(runtime: PlannerRuntime, sample: Sample):
 class BehaviourCloner:
     """The runtime's model with a compact trainable embedding table."""
 
-    def __init__(self, runtime: PlannerRuntime, rows: np.ndarray, action_weight: float):
+    def __init__(self, runtime: PlannerRuntime, rows: np.ndarray, action_weight: float,
+                 mode_weight: float = 1.0):
         import torch
 
         self.torch = torch
@@ -134,6 +136,9 @@ class BehaviourCloner:
         self.row_of = torch.full((self.vocabulary,), len(rows), dtype=torch.long)
         self.row_of[self.rows] = torch.arange(len(rows))
         self.action_weight = action_weight
+        # The first token after "<think>\nThis is a" decides fast or slow thinking (auto mode).
+        self.mode_position = len(runtime.shared_ids)
+        self.mode_weight = mode_weight
         first = runtime.descriptor.first_action_id
         self.action_range = (first, first + runtime.codebook.size)
         # Input embeddings come from the compact table (unused ids: the zero row).
@@ -151,17 +156,30 @@ class BehaviourCloner:
         return self.cross_entropy(teacher_forced_hidden(self.runtime, sample) @ self.table.T,
                                   sample)
 
+    def log_normaliser(self, logits):
+        """Log of the full-vocabulary softmax denominator of compact-table ``logits``.
+
+        The rows outside the table are zero, so their logits are 0: their share is closed-form.
+        """
+        torch = self.torch
+        zero_rows = math.log(self.vocabulary - len(self.rows))   # logsumexp of the 0 logits
+        return torch.logsumexp(torch.cat(
+            [logits, logits.new_full((len(logits), 1), zero_rows)], dim=1), dim=1)
+
+    def sync_embedding(self) -> None:
+        """Copy the compact table into the model's embedding (and so its tied head)."""
+        with self.torch.no_grad():
+            self.model.get_input_embeddings().weight[self.rows] = self.table
+
     def cross_entropy(self, logits, sample: Sample):
         """(weighted loss, action tokens right, action tokens) of compact-table ``logits``."""
         torch = self.torch
         target = torch.as_tensor(sample.target_ids)
-        zero_rows = math.log(self.vocabulary - len(self.rows))   # logsumexp of the 0 logits
-        normaliser = torch.logsumexp(torch.cat(
-            [logits, logits.new_full((len(logits), 1), zero_rows)], dim=1), dim=1)
         target_rows = self.row_of[target]
-        nll = normaliser - logits.gather(1, target_rows[:, None])[:, 0]
+        nll = self.log_normaliser(logits) - logits.gather(1, target_rows[:, None])[:, 0]
         is_action = (target >= self.action_range[0]) & (target < self.action_range[1])
         weights = torch.where(is_action, self.action_weight, 1.0)
+        weights[self.mode_position] = self.mode_weight
         loss = (weights * nll).sum() / weights.sum()
         right = (logits.argmax(1) == target_rows)[is_action]
         return loss, int(right.sum()), int(is_action.sum())
@@ -171,9 +189,8 @@ class BehaviourCloner:
         torch = self.torch
         self._hook.remove()
         with torch.no_grad():
-            embedding = self.model.get_input_embeddings().weight
-            embedding.zero_()
-            embedding[self.rows] = self.table
+            self.model.get_input_embeddings().weight.zero_()
+        self.sync_embedding()
         self.model.eval()
 
 
@@ -278,11 +295,13 @@ def plan_frames(runtime: PlannerRuntime, frames: List[BagFrame], batch_size: int
 
 
 def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]],
-             plans: Optional[Dict[str, list]] = None, batch_size: int = 1) -> Dict:
+             plans: Optional[Dict[str, list]] = None, batch_size: int = 1,
+             labels: Optional[Callable[[Dict, int], bool]] = None) -> Dict:
     """Held-out metrics per planner (None = constant velocity) over every scenario frame.
 
     ``plans``, when given, receives each planner's action indices frame by frame;
-    ``batch_size`` > 1 plans the frames of a scenario in batches.
+    ``batch_size`` > 1 plans the frames of a scenario in batches; ``labels(index entry,
+    stamp_ns)`` (True = complex) adds the slow-thinking share on complex and simple frames.
     """
     index = json.loads((scenario_dir / 'index.json').read_text(encoding='utf-8'))
     rig = load_rig(scenario_dir / RIG_FILE)
@@ -301,6 +320,7 @@ def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]],
         for number, frame in enumerate(frames):
             expert = frame.expert
             target = codebook.encode(expert)
+            label = float(labels(entry, frame.stamp_ns)) if labels else math.nan
             for name, runtime in planners.items():
                 if runtime is None:
                     poses = constant_velocity(frame.observation.speed, len(expert))
@@ -320,7 +340,7 @@ def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]],
                 collided = plan_collides(truth, poses) if truth is not None else math.nan
                 rows[name].append([accuracy, conf, fast, accepted]
                                   + [l2_at(poses, expert, s) for s in HORIZONS_S]
-                                  + [collided])
+                                  + [collided, label])
                 scenarios[name].append(entry['name'])
     results = {}
     for name, values in rows.items():
@@ -329,7 +349,8 @@ def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]],
         per_scenario = {scenario: {'l2_3s_m': float(table[names == scenario, 6].mean()),
                                    'confidence_mean': float(table[names == scenario, 1].mean()),
                                    'safety_accepted_share': float(
-                                       table[names == scenario, 3].mean())}
+                                       table[names == scenario, 3].mean()),
+                                   'slow_share': float(1.0 - table[names == scenario, 2].mean())}
                         for scenario in dict.fromkeys(scenarios[name])}
         results[name] = {
             'frames': len(table), 'action_token_accuracy': float(table[:, 0].mean()),
@@ -346,6 +367,12 @@ def evaluate(scenario_dir: Path, planners: Dict[str, Optional[PlannerRuntime]],
             'latency_ms_median': float(np.median(latencies[name])) if latencies[name]
             else math.nan,
             'per_scenario': per_scenario}
+        if labels:
+            complex_frames = table[:, 8] == 1.0
+            results[name].update({
+                'complex_frames': int(complex_frames.sum()),
+                'slow_share_complex': float(1.0 - table[complex_frames, 2].mean()),
+                'slow_share_simple': float(1.0 - table[~complex_frames, 2].mean())})
     return results
 
 
@@ -366,6 +393,12 @@ def format_results(results: Dict) -> str:
             for r in results.values())
         for scenario in next(iter(results.values()))['per_scenario']))
     for name, r in results.items():
+        if 'slow_share_complex' in r:
+            lines.append(f'slow-thinking share, {name}: complex frames '
+                         f'{r["slow_share_complex"]:.2f} ({r["complex_frames"]}), simple '
+                         f'{r["slow_share_simple"]:.2f} ({r["frames"] - r["complex_frames"]}); '
+                         + ', '.join(f'{scenario} {values["slow_share"]:.2f}'
+                                     for scenario, values in r['per_scenario'].items()))
         if r['safety_faults']:
             lines.append(f'safety validator faults, {name}: {r["safety_faults"]}')
     return '\n'.join(lines)

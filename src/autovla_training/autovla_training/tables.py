@@ -1,0 +1,278 @@
+"""``rft_tables``: the adaptive-reasoning / RFT tables on held-out seeds and the held-out type.
+
+Rows: the bundled behaviour-cloned model (fast-only), the dual-mode SFT model, SFT + RFT,
+and the final model forced fast, forced slow and adaptive (``auto``). Each model is
+materialised from its compact weights in the planner's data directory exactly as the planner
+does, and plans greedily on CPU (one torch thread).
+
+Open loop, every ``--frame-stride``-th frame with a full history of the held-out sets (seeds
+``--seeds`` of every catalogue type; the held-out type ``occluded_pedestrian`` is reported
+apart): PDMS of the plan against the scenario's future (autovla_sim.scoring.score_plan, the
+RFT reward without its penalty), at-fault collision share, comfort share, L2@3s to the expert,
+slow-thinking share, mean and p95 planner latency. Closed loop (``--closed-loop``): the
+``closed_loop`` runner's ``model`` baseline (the real stack over DDS, the car tracks every plan
+as it is) on a few scenarios of the first seed: driving score, PDMS, at-fault collisions.
+"""
+
+import argparse
+import json
+import math
+from pathlib import Path
+import sys
+import tempfile
+import time
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from autovla_planner.model_files import build_tiny_model, DATA_DIR, TRAINED_CONFIG
+from autovla_planner.reasoning_policy import SLOW
+from autovla_planner.runtime import DecodingSettings, PlannerRuntime
+from autovla_scenarios.catalogue import CATALOGUE, HELD_OUT
+import numpy as np
+import yaml
+
+from autovla_training.dataset import bag_observations, frame_reasoning, l2_at, scenario_set
+from autovla_training.reasoning_data import ScenarioReasoner
+from autovla_training.reward import ScenarioReward
+from autovla_training.train import generate, log
+
+MAIN_ROWS = (('BC fast-only (sim_bc)', 'sim_bc', 'auto'),
+             ('dual-mode SFT (sim_sft)', 'sim_sft', 'auto'),
+             ('SFT + RFT (sim_rft)', 'sim_rft', 'auto'))
+ABLATIONS = ('fast', 'auto', 'slow')   # slow last: the longest row
+COLUMNS = ('frames', 'PDMS', 'PDMS complex', 'collisions', 'comfort', 'L2@3s (m)',
+           'slow share', 'slow complex', 'slow simple', 'latency mean (ms)', 'latency p95 (ms)')
+
+
+def bundled_files(prefix: str, data_dir: Path = DATA_DIR) -> Dict[str, Path]:
+    """Weights, record and architecture of a model shipped as ``<prefix>_*`` files."""
+    config = data_dir / f'{prefix}_model.yaml'
+    return {'weights': data_dir / f'{prefix}_weights.safetensors',
+            'record': data_dir / f'{prefix}_training.yaml',
+            'config': config if config.is_file() else TRAINED_CONFIG}
+
+
+def materialise(prefix: str, work: Path, data_dir: Path) -> Optional[Tuple[Path, str]]:
+    """Model directory and weights SHA-256 of the ``prefix`` model (None: not there)."""
+    files = bundled_files(prefix, data_dir)
+    if not files['weights'].is_file() or not files['record'].is_file():
+        return None
+    record = yaml.safe_load(files['record'].read_text(encoding='utf-8'))
+    sha256 = str(record['weights_sha256'])
+    directory = work / 'models' / f'{prefix}-{sha256[:12]}'
+    if not (directory / 'config.json').is_file():
+        build_tiny_model(directory, files['config'], files['weights'], sha256,
+                         record.get('model_id', f'autovla-tiny-{prefix.replace("_", "-")}'))
+    return directory, sha256
+
+
+def cached(path: Path, key: Dict, compute: Callable[[], object]):
+    """``compute()``, stored in ``path`` with ``key`` and reused while the key is the same.
+
+    The key holds the weights' SHA-256 and the evaluation settings, so a retrained model or
+    other settings are measured again and an unchanged row is not.
+    """
+    if path.is_file():
+        stored = json.loads(path.read_text(encoding='utf-8'))
+        if stored.get('key') == key:
+            log(f'reusing {path} (same weights and settings)')
+            return stored['value']
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({'key': key, 'value': value}, indent=1) + '\n', encoding='utf-8')
+    return value
+
+
+def open_loop(runtime: PlannerRuntime, sets: Dict[int, Path], stride: int,
+              reasoner: ScenarioReasoner) -> List[Dict]:
+    """One row per evaluated frame: scenario, seed, label, PDMS, collision, comfort, L2, ms."""
+    rows = []
+    for seed, directory in sets.items():
+        entries, rig = scenario_set(directory)
+        for entry in entries:
+            name = entry['name']
+            reward = ScenarioReward(name, seed)
+            frames = bag_observations(directory / name, rig, runtime.descriptor.horizon)
+            for k, frame in enumerate(frames):
+                if k % stride:
+                    continue
+                plan = runtime.plan(frame.observation)
+                score = reward(frame.stamp_ns, plan.poses)
+                rows.append({'scenario': name, 'seed': seed, 'pdms': score['pdms'],
+                             'complex': frame_reasoning(reasoner, entry,
+                                                        frame.stamp_ns).facts.complex,
+                             'collision': score['collision'], 'comfort': score['comfort'],
+                             'l2_3s': l2_at(plan.poses, frame.expert, 3.0),
+                             'slow': float(plan.mode == SLOW),
+                             'latency_ms': plan.latencies_ms['total']})
+    return rows
+
+
+def summary(rows: Sequence[Dict]) -> Dict[str, float]:
+    """Table columns of some frame rows."""
+    if not rows:
+        return {}
+    latency = np.array([r['latency_ms'] for r in rows])
+
+    def mean(key: str, complex_frames: Optional[bool] = None) -> float:
+        values = [r[key] for r in rows if complex_frames is None
+                  or r['complex'] == complex_frames]
+        return float(np.mean(values)) if values else math.nan
+
+    return {'frames': len(rows), 'PDMS': mean('pdms'), 'PDMS complex': mean('pdms', True),
+            'collisions': mean('collision'), 'comfort': mean('comfort'),
+            'L2@3s (m)': mean('l2_3s'),
+            'slow share': mean('slow'), 'slow complex': mean('slow', True),
+            'slow simple': mean('slow', False),
+            'latency mean (ms)': float(latency.mean()),
+            'latency p95 (ms)': float(np.percentile(latency, 95))}
+
+
+def markdown(title: str, table: Dict[str, Dict[str, float]], columns=COLUMNS) -> str:
+    """Format a markdown table: one row per model, ``columns`` as given."""
+    lines = [f'{title}', '', '| model | ' + ' | '.join(columns) + ' |',
+             '|---|' + '---:|' * len(columns)]
+    for name, values in table.items():
+        cells = []
+        for column in columns:
+            value = values.get(column, math.nan)
+            cells.append(str(value) if isinstance(value, int) else
+                         f'{value:.0f}' if 'ms' in column or 'score' in column else
+                         f'{value:.3f}')
+        lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def closed_loop_runs(model_dir: Path, scenarios: Sequence[str], seed: int, out: Path,
+                     baseline: str) -> List[Dict]:
+    """``closed_loop`` runs of one model (baseline ``model`` or ``stack``)."""
+    from autovla_sim import cli
+
+    out.mkdir(parents=True, exist_ok=True)
+    args = cli.build_parser().parse_args(['--model-path', str(model_dir), '--device', 'cpu'])
+    rig_file = out / 'rig.yaml'
+    cli.write_rig(rig_file, args.width, args.height)
+    results = []
+    for name in scenarios:
+        result = cli.run_one(name, seed, baseline, args, rig_file, out)
+        log(f'closed loop {model_dir.name} {name}/{seed}: DS {result["driving_score"]:.0f}, '
+            f'PDMS {result["pdms"]:.2f}, at-fault collisions {result["at_fault_collisions"]}')
+        results.append({key: result[key] for key in ('scenario', 'seed', 'baseline', 'pdms',
+                                                     'driving_score', 'at_fault_collisions')}
+                       | {'slow_share': float(np.mean([p['slow'] for p in result['plans']]))
+                          if result['plans'] else math.nan})
+    return results
+
+
+def parse_args(argv: Optional[Sequence[str]]):
+    """Command line of rft_tables."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--work-dir', type=Path, default=None,
+                        help='where held-out scenarios and model directories go (temp dir)')
+    parser.add_argument('--out', type=Path, default=Path('out/rft_tables'),
+                        help='where tables.md and results.json are written')
+    parser.add_argument('--data-dir', type=Path, default=DATA_DIR,
+                        help="models found here are used instead of the planner's data "
+                        'directory (candidates before they ship)')
+    parser.add_argument('--seeds', default='0,901',
+                        help='held-out scenario seeds (train_sft_model holds out 0, 901, 902)')
+    parser.add_argument('--ablation-seeds', default='',
+                        help='seeds of the fast / slow / auto ablation rows (default: --seeds; '
+                        'slow thinking costs seconds per plan on this CPU)')
+    parser.add_argument('--frame-stride', type=int, default=3, help='evaluate every n-th frame')
+    parser.add_argument('--final', default='sim_rft',
+                        help='bundled model whose fast / slow / auto ablations are run')
+    parser.add_argument('--closed-loop', default='stopped_vehicle,pedestrian_crossing,'
+                        'occluded_pedestrian',
+                        help='closed-loop scenarios on the first seed (empty: none)')
+    parser.add_argument('--closed-loop-baseline', choices=('model', 'stack'), default='model')
+    parser.add_argument('--threads', type=int, default=1, help='torch threads')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of ``rft_tables``: evaluate, print and write the tables."""
+    import torch
+
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    seeds = [int(s) for s in args.seeds.split(',') if s]
+    ablation_seeds = [int(s) for s in args.ablation_seeds.split(',') if s] or seeds
+    if not set(ablation_seeds) <= set(seeds):
+        raise SystemExit('rft_tables: --ablation-seeds must be a subset of --seeds')
+    with tempfile.TemporaryDirectory() as temporary:
+        work = args.work_dir or Path(temporary)
+        started = time.monotonic()
+        sets = {seed: generate(work / f'heldout-seed{seed}', seed, tuple(CATALOGUE))
+                for seed in seeds}
+        log(f'held-out sets ready in {time.monotonic() - started:.0f} s')
+        rows = list(MAIN_ROWS) + [(f'{args.final} {mode}', args.final, mode)
+                                  for mode in ABLATIONS]
+        reasoner = ScenarioReasoner()
+        frames: Dict[str, List[Dict]] = {}
+        closed: Dict[str, List[Dict]] = {}
+        scenarios = [s for s in args.closed_loop.split(',') if s]
+        for label, prefix, mode in rows:
+            data_dir = args.data_dir if (args.data_dir / f'{prefix}_training.yaml').is_file() \
+                else DATA_DIR
+            model = materialise(prefix, work, data_dir)
+            if model is None:
+                log(f'{label}: no {prefix}_* weights in {data_dir}; row left out')
+                continue
+            directory, sha256 = model
+
+            row_seeds = seeds if (label, prefix, mode) in MAIN_ROWS else ablation_seeds
+
+            def measure(directory=directory, mode=mode, label=label, row_seeds=row_seeds):
+                runtime = PlannerRuntime(str(directory), 'cpu', 'float32',
+                                         DecodingSettings(reasoning_mode=mode))
+                tick = time.monotonic()
+                result = open_loop(runtime, {seed: sets[seed] for seed in row_seeds},
+                                   args.frame_stride, reasoner)
+                log(f'{label}: {len(result)} frames in {time.monotonic() - tick:.0f} s')
+                return result
+
+            name = '_'.join([prefix, mode] + [str(seed) for seed in row_seeds])
+            frames[label] = cached(args.out / 'rows' / f'{name}.json',
+                                   {'sha256': sha256, 'seeds': row_seeds, 'mode': mode,
+                                    'stride': args.frame_stride}, measure)
+            if scenarios and (label, prefix, mode) in MAIN_ROWS:
+                closed[label] = cached(
+                    args.out / 'rows' / f'{prefix}_closed_loop.json',
+                    {'sha256': sha256, 'seed': seeds[0], 'scenarios': scenarios,
+                     'baseline': args.closed_loop_baseline},
+                    lambda directory=directory, prefix=prefix: closed_loop_runs(
+                        directory, scenarios, seeds[0], args.out / 'closed_loop' / prefix,
+                        args.closed_loop_baseline))
+        seen = {label: [r for r in result if r['scenario'] not in HELD_OUT]
+                for label, result in frames.items()}
+        unseen = {label: [r for r in result if r['scenario'] in HELD_OUT]
+                  for label, result in frames.items()}
+        text = [markdown(f'Held-out seeds {seeds} (ablation rows: {ablation_seeds}), training '
+                         f'types, every {args.frame_stride}th frame (open loop)',
+                         {label: summary(r) for label, r in seen.items()}), '',
+                markdown(f'Held-out type {", ".join(HELD_OUT)}, same seeds (open loop)',
+                         {label: summary(r) for label, r in unseen.items()})]
+        if closed:
+            text += ['', markdown(
+                f'Closed loop ({args.closed_loop_baseline} baseline, lock-step), seed '
+                f'{seeds[0]}: {", ".join(scenarios)}',
+                {label: {'runs': len(r),
+                         'driving score': float(np.mean([x['driving_score'] for x in r])),
+                         'PDMS': float(np.mean([x['pdms'] for x in r])),
+                         'at-fault collisions': sum(x['at_fault_collisions'] for x in r),
+                         'slow share': float(np.nanmean([x['slow_share'] for x in r]))}
+                 for label, r in closed.items()},
+                ('runs', 'driving score', 'PDMS', 'at-fault collisions', 'slow share'))]
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / 'tables.md').write_text('\n'.join(text) + '\n', encoding='utf-8')
+        (args.out / 'results.json').write_text(json.dumps(
+            {'command': 'rft_tables ' + ' '.join(argv if argv is not None else sys.argv[1:]),
+             'open_loop': frames, 'closed_loop': closed}, indent=1) + '\n', encoding='utf-8')
+        print('\n'.join(text), flush=True)
+        log(f'total {time.monotonic() - started:.0f} s')
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
