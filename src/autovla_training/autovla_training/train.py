@@ -393,7 +393,7 @@ def format_results(results: Dict) -> str:
             for r in results.values())
         for scenario in next(iter(results.values()))['per_scenario']))
     for name, r in results.items():
-        if 'slow_share_complex' in r:
+        if r.get('complex_frames') and not math.isnan(r['slow_share_complex']):
             lines.append(f'slow-thinking share, {name}: complex frames '
                          f'{r["slow_share_complex"]:.2f} ({r["complex_frames"]}), simple '
                          f'{r["slow_share_simple"]:.2f} ({r["frames"] - r["complex_frames"]}); '
