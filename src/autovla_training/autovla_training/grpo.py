@@ -220,7 +220,8 @@ def parse_args(argv: Optional[Sequence[str]]):
     parser.add_argument('--group', type=int, default=4, help='plans per observation (G)')
     parser.add_argument('--mode', choices=('auto', FAST, SLOW), default='auto',
                         help='reasoning mode of the sampled plans (auto: the policy draws it)')
-    parser.add_argument('--temperature', type=float, default=1.0)
+    parser.add_argument('--temperature', type=float, default=0.7,
+                        help='sampling temperature (1.0 from the BC model scored worse)')
     parser.add_argument('--max-reasoning-tokens', type=int, default=200)
     parser.add_argument('--updates', type=int, default=2, help='gradient steps per group')
     parser.add_argument('--clip', type=float, default=0.2, help='policy ratio clip epsilon')
@@ -232,7 +233,7 @@ def parse_args(argv: Optional[Sequence[str]]):
                         help='YAML of good/bad plan marks folded into the reward')
     parser.add_argument('--preference-weight', type=float, default=0.5)
     parser.add_argument('--steps', type=int, default=400, help='observations (groups) at most')
-    parser.add_argument('--minutes', type=float, default=35.0, help='training time budget')
+    parser.add_argument('--minutes', type=float, default=20.0, help='training time budget')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--log-every', type=int, default=10)
     parser.add_argument('--threads', type=int, default=1, help='torch threads')
