@@ -5,6 +5,7 @@ read its parameters back over its real parameter service.
 """
 
 from pathlib import Path
+import time
 
 from autovla_common.testing import executable, NodeProcess, RosProbe, wait_until
 import pytest
@@ -17,15 +18,19 @@ NAMESPACE = '/autovla_params_test'
 SAFETY = stack.node_by_key('safety')
 
 
-def get_parameters(probe, node_name, names, timeout=30.0):
+def get_parameters(probe, node_name, names, timeout=60.0):
     """Values of ``names`` read from the running node ``node_name`` (None if unreachable)."""
     client = probe.node.create_client(GetParameters, f'{node_name}/get_parameters')
     if not client.wait_for_service(timeout_sec=timeout):
         return None
-    future = client.call_async(GetParameters.Request(names=list(names)))
-    if not wait_until(future.done, timeout):
-        return None
-    return [value.double_value for value in future.result().values]
+    # Asked again until answered: on a busy CPU the node's response can time out in the rmw
+    # ("failed to send response (timeout)") and that request is then never answered.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        future = client.call_async(GetParameters.Request(names=list(names)))
+        if wait_until(future.done, 5.0):
+            return [value.double_value for value in future.result().values]
+    return None
 
 
 @pytest.fixture
