@@ -64,8 +64,7 @@ def test_record_outputs_records_what_a_3d_panel_needs(tmp_path):
         with NodeProcess(replay_command + ['--subscriber-timeout', '120']) as replay:
             assert wait_until(lambda: len(plans) >= 2, timeout=240), \
                 stack.output() + replay.output()
-            recorder.process.send_signal(signal.SIGINT)
-            assert recorder.process.wait(timeout=120) == 0, recorder.output()
+            assert recorder.stop(timeout=120) == 0, recorder.output()
             recorder_log = recorder.output()
     topics = read_mcap(bag)
     missing = set(EXPECTED) - set(topics)

@@ -31,13 +31,24 @@ def executable(package: str, name: str) -> str:
     return str(path)
 
 
-def stop_process(process: subprocess.Popen, timeout: float) -> int:
-    """SIGINT ``process`` as ``ros2 launch`` does, SIGKILL after ``timeout``; its exit code."""
+def stop_process(process: subprocess.Popen, timeout: float, dump_stacks: bool = False) -> int:
+    """SIGINT ``process`` as ``ros2 launch`` does, SIGKILL after ``timeout``; its exit code.
+
+    ``dump_stacks``: a process that ignored SIGINT gets SIGABRT first, so that Python's
+    faulthandler (PYTHONFAULTHANDLER) writes every thread's stack to its output: a hang in a
+    test says where it hung.
+    """
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
+            if dump_stacks:
+                process.send_signal(signal.SIGABRT)
+                try:
+                    process.wait(5.0)
+                except subprocess.TimeoutExpired:
+                    pass
             process.kill()
             process.wait()
     return process.returncode
@@ -62,7 +73,8 @@ class NodeProcess:
         self.command = list(command)
         self.process = subprocess.Popen(
             self.command, stdout=self._log, stderr=subprocess.STDOUT,
-            env={**os.environ, 'PYTHONUNBUFFERED': '1', **(env or {})})
+            env={**os.environ, 'PYTHONUNBUFFERED': '1', 'PYTHONFAULTHANDLER': '1',
+                 **(env or {})})
 
     @classmethod
     def ros_node(cls, package: str, name: str, params: Optional[Dict[str, object]] = None,
@@ -83,8 +95,11 @@ class NodeProcess:
                           timeout) and text in self.output()
 
     def stop(self, timeout: float = 15.0) -> int:
-        """SIGINT, wait, and return the exit code (SIGKILL after ``timeout``: returns -9)."""
-        return stop_process(self.process, timeout)
+        """SIGINT, wait, and return the exit code (negative if it had to be killed).
+
+        After ``timeout`` the process's thread stacks go to its output, then SIGKILL.
+        """
+        return stop_process(self.process, timeout, dump_stacks=True)
 
     def __enter__(self):
         return self
