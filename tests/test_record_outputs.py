@@ -83,13 +83,20 @@ def test_record_outputs_records_what_a_3d_panel_needs(tmp_path):
     assert topics[f'{NAMESPACE}/selected_path'][1][-1].header.frame_id == 'odom'
 
 
-@pytest.mark.parametrize('stop_signal', [signal.SIGINT, signal.SIGTERM], ids=['SIGINT', 'SIGTERM'])
-def test_record_outputs_finishes_its_bag_on_sigint_and_sigterm(tmp_path, stop_signal):
+@pytest.mark.parametrize('stop_signal, started_in_background', [
+    (signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)],
+    ids=['SIGINT', 'SIGTERM', 'SIGINT-background-job'])
+def test_record_outputs_finishes_its_bag_on_sigint_and_sigterm(tmp_path, stop_signal,
+                                                               started_in_background):
     # ros2 launch escalates SIGINT -> SIGTERM and `docker stop` sends SIGTERM: either must
-    # leave a finished bag (metadata.yaml written, MCAP summary), not a truncated one.
+    # leave a finished bag (metadata.yaml written, MCAP summary), not a truncated one. A
+    # script's background job (`record_outputs ... &`) starts with SIGINT ignored.
     bag = tmp_path / 'outputs'
-    with NodeProcess([executable('autovla_replay', 'record_outputs'), '--out', str(bag),
-                      '--namespace', NAMESPACE]) as recorder:
+    command = [executable('autovla_replay', 'record_outputs'), '--out', str(bag),
+               '--namespace', NAMESPACE]
+    if started_in_background:
+        command = ['bash', '-c', 'trap "" INT; exec "$@"', 'record_outputs'] + command
+    with NodeProcess(command) as recorder:
         assert recorder.wait_for_output('recording', timeout=60), recorder.output()
         recorder.process.send_signal(stop_signal)
         assert recorder.process.wait(timeout=120) == 0, recorder.output()

@@ -148,9 +148,11 @@ def record_main(argv: Optional[Sequence[str]] = None) -> int:
             raise SystemExit(f'record_outputs: {name} is not a stack output; give its type as '
                              f'{name}:=pkg/msg/Type')
         topics[name] = type_name or known[name]
-    # SIGTERM (ros2 launch's escalation, docker stop) ends the recording like Ctrl-C: the bag
-    # is finished either way, never left without its metadata.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGINT and SIGTERM (ros2 launch's escalation, docker stop) end the recording like Ctrl-C:
+    # the bag is finished either way, never left without its metadata. Set explicitly: a job
+    # started in the background by a script inherits SIGINT ignored, and Python keeps that.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.default_int_handler)
     with spinning_node('autovla_recorder') as node:
         recorder = OutputRecorder(node, Path(args.out), topics)
         print(f'recording {len(topics)} topics to {args.out}: {", ".join(sorted(topics))}',
