@@ -89,10 +89,15 @@ def release_domain(domain: int) -> None:
 
 
 def claim_free_domain(candidates: Optional[Iterable[int]] = None) -> int:
-    """Claim the first free domain of ``candidates`` (default: DOMAINS, shuffled)."""
+    """Claim the first free domain of ``candidates`` (default: DOMAINS, shuffled).
+
+    Domains this process already holds are not free: each call returns a new one.
+    """
     if candidates is None:
         candidates = random.sample(DOMAINS, len(DOMAINS))
     for domain in candidates:
+        if domain in _claims:
+            continue
         try:
             return claim_domain(domain)
         except DomainBusyError:

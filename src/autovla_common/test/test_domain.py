@@ -35,6 +35,20 @@ def test_a_bound_participant_port_makes_the_domain_busy():
     domains.release_domain(other)
 
 
+def test_a_free_domain_is_never_one_this_process_already_holds():
+    # CI failure: the process's own (session) domain came first in the shuffle and was
+    # handed out again, so two "free" domains were the same one.
+    held = domains.claim_free_domain()
+    other = domains.claim_free_domain()
+    try:
+        assert other != held
+        with pytest.raises(domains.DomainBusyError, match='no free'):
+            domains.claim_free_domain([held, other])
+    finally:
+        for domain in (held, other):
+            domains.release_domain(domain)
+
+
 def test_a_domain_claimed_by_another_run_is_skipped_until_that_run_ends():
     domain = domains.claim_free_domain()
     domains.release_domain(domain)

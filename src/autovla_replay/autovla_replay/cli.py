@@ -11,7 +11,7 @@ import signal
 import time
 from typing import Dict, List, Optional, Sequence
 
-from autovla_common.domain import claim_free_domain, DOMAINS, exported_domain, isolate_ros_domain
+from autovla_common.domain import claim_free_domain, exported_domain, isolate_ros_domain
 from autovla_common.spin import spinning_node
 from autovla_common.topic_map import load_or_default, TopicMap
 from autovla_scenarios.generator import RIG_FILE, scenario_topic_map
@@ -274,10 +274,7 @@ def _domains(text: str, workers: int, own_stacks: bool) -> List[int]:
         return [exported_domain(os.environ) or 0]
     if workers <= 1:
         return [isolate_ros_domain()]
-    domains: List[int] = []
-    for _ in range(workers):
-        domains.append(claim_free_domain(d for d in DOMAINS if d not in domains))
-    return domains
+    return [claim_free_domain() for _ in range(workers)]
 
 
 def regression_main(argv: Optional[Sequence[str]] = None) -> int:
