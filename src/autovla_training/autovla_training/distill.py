@@ -16,7 +16,6 @@ One command, one set of training samples (scenario seeds 1..N, seed 0 held out):
 
 import argparse
 from pathlib import Path
-import sys
 import tempfile
 import time
 from typing import Dict, Optional, Sequence
@@ -36,6 +35,7 @@ import yaml
 from autovla_training.dataset import scenario_samples
 from autovla_training.train import (
     BehaviourCloner,
+    command_line,
     evaluate,
     format_results,
     generate,
@@ -241,8 +241,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         record = {
             'weights_sha256': students['distilled'][1],
             'architecture': TRAINED_CONFIG.name,
-            'command': 'distill_default_model ' + ' '.join(
-                argv if argv is not None else sys.argv[1:]),
+            'command': command_line('distill_default_model', argv),
             'settings': {'scenario_seeds': list(range(1, args.train_seeds + 1)),
                          'samples': len(samples), 'embedding_rows': len(rows),
                          'teacher_config': args.teacher_config.name,

@@ -23,7 +23,6 @@ a PNG of them.
 import argparse
 from dataclasses import replace
 from pathlib import Path
-import sys
 import tempfile
 import time
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
@@ -40,7 +39,6 @@ from autovla_planner.reasoning_policy import FAST, SLOW
 from autovla_planner.runtime import DecodingSettings, PlannerRuntime
 from autovla_scenarios.catalogue import TRAINING_TYPES
 import numpy as np
-import yaml
 
 from autovla_training.curves import plot_curves
 from autovla_training.dataset import bag_observations, make_sample, Sample, scenario_set
@@ -53,9 +51,12 @@ from autovla_training.reward import (
 from autovla_training.sft import SFT_RECORD, SFT_WEIGHTS
 from autovla_training.train import (
     BehaviourCloner,
+    command_line,
     generate,
     learning_rate_factor,
+    load_record,
     log,
+    save_record,
     teacher_forced_hidden,
 )
 
@@ -253,7 +254,7 @@ def seed_list(text: str) -> List[int]:
 
 def load_start(work: Path, args, name: str) -> PlannerRuntime:
     """Materialise the start weights as a model directory and load a sampling runtime."""
-    sha256 = str(yaml.safe_load(args.init_record.read_text(encoding='utf-8'))['weights_sha256'])
+    sha256 = str(load_record(args.init_record)['weights_sha256'])
     build_tiny_model(work / name, args.config, args.init_weights, sha256)
     return PlannerRuntime(str(work / name), 'cpu', 'float32', DecodingSettings(
         reasoning_mode=FAST, sampling=True, temperature=args.temperature, top_k=0, top_p=1.0,
@@ -370,8 +371,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     f'GRPO group means, G={args.group}')
         record = {
             'weights_sha256': sha256, 'model_id': RFT_MODEL_ID,
-            'command': 'rft_default_model ' + ' '.join(argv if argv is not None
-                                                       else sys.argv[1:]),
+            'command': command_line('rft_default_model', argv),
             'start': {'weights': args.init_weights.name, 'config': args.config.name,
                       'sha256': file_sha256(args.init_weights)},
             'training': {'scenario_seeds': seeds, 'types': list(TRAINING_TYPES),
@@ -383,9 +383,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                          'preference_weight': args.preference_weight, 'seed': args.seed,
                          'threads': args.threads, 'torch': str(torch.__version__), **run},
             'curves': curves}
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        (args.out_dir / RFT_RECORD.name).write_text(yaml.safe_dump(record, sort_keys=False),
-                                                    encoding='utf-8')
+        save_record(args.out_dir / RFT_RECORD.name, record)
         log(f'wrote {weights} ({weights.stat().st_size / 1e6:.2f} MB), {RFT_RECORD.name} and '
             f'{plot.name}; total {time.monotonic() - started:.0f} s')
     return 0

@@ -20,7 +20,6 @@ fast-thinking direct answer. The mode token (the word after "This is a") is weig
 import argparse
 import json
 from pathlib import Path
-import sys
 import tempfile
 import time
 from typing import Dict, List, Optional, Sequence
@@ -34,17 +33,19 @@ from autovla_planner.model_files import (
 )
 from autovla_planner.runtime import DecodingSettings, PlannerRuntime
 from autovla_scenarios.catalogue import CATALOGUE, HELD_OUT, TRAINING_TYPES
-import yaml
 
 from autovla_training.dataset import frame_reasoning, scenario_samples
 from autovla_training.distill import save_compact
 from autovla_training.reasoning_data import ScenarioReasoner
 from autovla_training.train import (
     BehaviourCloner,
+    command_line,
     evaluate,
     format_results,
     generate,
+    load_record,
     log,
+    save_record,
     train,
     trainable_rows,
 )
@@ -58,7 +59,7 @@ DEFAULT_HELD_OUT_SEEDS = (0, 901, 902)
 def sft_model_dir(directory: Path, weights: Path = SFT_WEIGHTS,
                   record: Path = SFT_RECORD) -> Path:
     """Materialise the dual-mode SFT model into ``directory`` (as the planner loads it)."""
-    sha256 = yaml.safe_load(record.read_text(encoding='utf-8'))['weights_sha256']
+    sha256 = load_record(record)['weights_sha256']
     build_tiny_model(directory, TRAINED_CONFIG, weights, sha256, SFT_MODEL_ID)
     return directory
 
@@ -145,10 +146,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     with tempfile.TemporaryDirectory() as temporary:
         work = args.work_dir or Path(temporary)
         if args.evaluate_only:
-            record = yaml.safe_load(record_path.read_text(encoding='utf-8'))
+            record = load_record(record_path)
             record['held_out'] = held_out_evaluation(work, args.out_dir, args.held_out_seeds,
                                                      reasoner)
-            record_path.write_text(yaml.safe_dump(record, sort_keys=False), encoding='utf-8')
+            save_record(record_path, record)
             return 0
         started = time.monotonic()
         init = work / f'sft-init-{args.init}'
@@ -172,8 +173,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             'weights_sha256': sha256,
             'model_id': SFT_MODEL_ID,
             'architecture': TRAINED_CONFIG.name,
-            'command': 'train_sft_model ' + ' '.join(argv if argv is not None
-                                                     else sys.argv[1:]),
+            'command': command_line('train_sft_model', argv),
             'training': {'scenario_types': list(TRAINING_TYPES),
                          'scenario_seeds': list(range(1, args.train_seeds + 1)),
                          'init': args.init, 'samples': len(samples),
@@ -184,11 +184,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                          'lr': args.lr, 'action_weight': args.action_weight,
                          'mode_weight': args.mode_weight, 'seed': args.seed,
                          'threads': args.threads, 'torch': str(torch.__version__)}}
-        record_path.write_text(yaml.safe_dump(record, sort_keys=False), encoding='utf-8')
+        save_record(record_path, record)
         record['held_out'] = held_out_evaluation(work, args.out_dir, args.held_out_seeds,
                                                  reasoner)
         record['seconds_total'] = round(time.monotonic() - started)
-        record_path.write_text(yaml.safe_dump(record, sort_keys=False), encoding='utf-8')
+        save_record(record_path, record)
         log(f'wrote {SFT_WEIGHTS.name} and {SFT_RECORD.name} to {args.out_dir}; total '
             f'{time.monotonic() - started:.0f} s')
     return 0

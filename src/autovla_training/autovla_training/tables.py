@@ -18,7 +18,6 @@ import argparse
 import json
 import math
 from pathlib import Path
-import sys
 import tempfile
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -28,12 +27,11 @@ from autovla_planner.reasoning_policy import SLOW
 from autovla_planner.runtime import DecodingSettings, PlannerRuntime
 from autovla_scenarios.catalogue import CATALOGUE, HELD_OUT
 import numpy as np
-import yaml
 
 from autovla_training.dataset import bag_observations, frame_reasoning, l2_at, scenario_set
 from autovla_training.reasoning_data import ScenarioReasoner
 from autovla_training.reward import ScenarioReward
-from autovla_training.train import generate, log
+from autovla_training.train import command_line, generate, load_record, log
 
 MAIN_ROWS = (('BC fast-only (sim_bc)', 'sim_bc', 'auto'),
              ('dual-mode SFT (sim_sft)', 'sim_sft', 'auto'),
@@ -56,7 +54,7 @@ def materialise(prefix: str, work: Path, data_dir: Path) -> Optional[Tuple[Path,
     files = bundled_files(prefix, data_dir)
     if not files['weights'].is_file() or not files['record'].is_file():
         return None
-    record = yaml.safe_load(files['record'].read_text(encoding='utf-8'))
+    record = load_record(files['record'])
     sha256 = str(record['weights_sha256'])
     directory = work / 'models' / f'{prefix}-{sha256[:12]}'
     if not (directory / 'config.json').is_file():
@@ -267,7 +265,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / 'tables.md').write_text('\n'.join(text) + '\n', encoding='utf-8')
         (args.out / 'results.json').write_text(json.dumps(
-            {'command': 'rft_tables ' + ' '.join(argv if argv is not None else sys.argv[1:]),
+            {'command': command_line('rft_tables', argv),
              'open_loop': frames, 'closed_loop': closed}, indent=1) + '\n', encoding='utf-8')
         print('\n'.join(text), flush=True)
         log(f'total {time.monotonic() - started:.0f} s')

@@ -79,6 +79,22 @@ def log(message: str) -> None:
     print(message, flush=True)
 
 
+def command_line(program: str, argv: Optional[Sequence[str]]) -> str:
+    """Return the command a training record names (``argv``, else this process's)."""
+    return ' '.join([program, *(argv if argv is not None else sys.argv[1:])])
+
+
+def load_record(path: Path) -> dict:
+    """Read a training record (YAML) written by ``save_record``."""
+    return yaml.safe_load(path.read_text(encoding='utf-8'))
+
+
+def save_record(path: Path, record: dict) -> None:
+    """Write a training record (YAML, keys in the order given) next to its weights."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(record, sort_keys=False), encoding='utf-8')
+
+
 def generate(out_dir: Path, seed: int, names: Sequence[str] = DEFAULT_SET) -> Path:
     """Generate the scenarios ``names`` with ``seed`` (reused when already there)."""
     if not (out_dir / 'index.json').is_file():
@@ -461,10 +477,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     with tempfile.TemporaryDirectory() as temporary:
         work = args.work_dir or Path(temporary)
         if args.evaluate_only:
-            record = yaml.safe_load(record_path.read_text(encoding='utf-8'))
+            record = load_record(record_path)
             record['held_out_seed0'] = held_out_results(work, args.config, weights,
                                                         record['weights_sha256'])
-            record_path.write_text(yaml.safe_dump(record, sort_keys=False), encoding='utf-8')
+            save_record(record_path, record)
             return 0
         started = time.monotonic()
         train_dirs = [generate(work / f'train-seed{s}', s) for s in range(1, args.train_seeds + 1)]
@@ -485,8 +501,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sha256 = file_sha256(weights)
         record = {
             'weights_sha256': sha256,
-            'command': 'train_default_model ' + ' '.join(argv if argv is not None
-                                                         else sys.argv[1:]),
+            'command': command_line('train_default_model', argv),
             'training': {'scenario_seeds': list(range(1, args.train_seeds + 1)),
                          'samples': len(samples), 'embedding_rows': len(rows),
                          'steps': run['steps'], 'epochs': round(run['epochs'], 2),
@@ -494,7 +509,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                          'action_weight': args.action_weight, 'seed': args.seed,
                          'threads': args.threads, 'torch': str(torch.__version__)},
             'held_out_seed0': held_out_results(work, args.config, weights, sha256)}
-        record_path.write_text(yaml.safe_dump(record, sort_keys=False), encoding='utf-8')
+        save_record(record_path, record)
         log(f'wrote {weights} ({weights.stat().st_size / 1e6:.2f} MB) and '
             f'{record_path.name}; total {time.monotonic() - started:.0f} s')
     return 0
