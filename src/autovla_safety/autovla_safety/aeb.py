@@ -17,9 +17,13 @@ ROS-free. The same check as Autoware's autonomous_emergency_braking, in this pro
    (the path's own timing: the plan's times, or the current speed for the current motion)
    against the points moved by their velocity until then, unless the obstacle drives ahead
    along the path there (velocity within 45 degrees of the path's direction): that one is
-   judged where it is, with the RSS credit below. So a car crossing in front of the ego is
-   where it will be when the ego gets there (gone), a pedestrian walking into the lane is
-   in it, and an oncoming car in the ego's path comes closer.
+   judged where it is, with the RSS credit below. Oncoming traffic (velocity within 30
+   degrees of the opposite of the ego's path where the obstacle is, alongside the whole
+   path the ego follows) keeps its offset from that path and comes down it at its speed:
+   lanes run alongside the ego's, so a car on a curve stays in its curved lane even before
+   it starts to turn. So a car crossing in front of the ego is where it will be when the
+   ego gets there (gone), a pedestrian walking into the lane is in it, an oncoming car in
+   the next lane passes and one in the ego's lane closes in.
 4. Collision: the first footprint that holds a (moved) point; its arc length is the
    distance left; the speed along the path of an obstacle driving ahead is its speed
    (others count as standing there).
@@ -53,6 +57,11 @@ POSE_CHUNK = 32
 # An obstacle whose velocity is within 45 degrees of the path's direction drives ahead of
 # the ego along it; any other moving obstacle crosses the path or comes towards the ego.
 FOLLOWING_COS = math.cos(math.radians(45.0))
+# Spacing (m) of the path vertices oncoming points are measured against.
+LANE_STEP = 1.0
+# Traffic within this angle of the opposite of the ego's path where it is drives in a lane
+# alongside and keeps to it (wider angles: a junction's crossing traffic).
+ONCOMING_COS = math.cos(math.radians(30.0))
 
 
 @dataclass(frozen=True)
@@ -156,15 +165,44 @@ def trajectory_path(trajectory: Trajectory, ego: EgoState, length: float,
     return poses, np.maximum(reached - reached[0], 0.0), top_speed
 
 
+def oncoming(along, speed):
+    """Whether an obstacle moving at ``speed``, ``along`` of it on a lane, comes down it.
+
+    Within ``ONCOMING_DEGREES`` of the lane's opposite direction (step 3).
+    """
+    return np.asarray(along) < -ONCOMING_COS * np.asarray(speed)
+
+
+def path_coordinates(poses: np.ndarray,
+                     points: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(arc length, lateral offset, path heading, alongside) of ``points`` along ``poses``.
+
+    Both in base_link: ``points`` (N, 2), ``poses`` (M, 4) as the paths are. Each point
+    is measured in the frame of its nearest path vertex; ``alongside`` is False for points
+    before the path's start or past its end (no lane is known there).
+    """
+    nearest = np.argmin(((points[:, None, :] - poses[None, :, :2]) ** 2).sum(axis=2), axis=1)
+    x, y, yaw, arc = poses[nearest].T
+    dx, dy = points[:, 0] - x, points[:, 1] - y
+    cos, sin = np.cos(yaw), np.sin(yaw)
+    along = cos * dx + sin * dy
+    alongside = ~(((nearest == 0) & (along < 0.0))
+                  | ((nearest == len(poses) - 1) & (along > 0.0)))
+    return arc + along, cos * dy - sin * dx, yaw, alongside
+
+
 def first_contact(poses: np.ndarray, points: np.ndarray, cfg: AebConfig,
                   motion: Optional[np.ndarray] = None,
-                  times: Optional[np.ndarray] = None) -> Optional[Tuple[float, int]]:
+                  times: Optional[np.ndarray] = None,
+                  lane: Optional[np.ndarray] = None) -> Optional[Tuple[float, int]]:
     """(arc length, point index) of the first footprint along ``poses`` holding a point.
 
     ``points`` (N, 2) and ``poses`` are in base_link. With ``motion`` (N, 3: velocity in
     base_link and yaw rate) and ``times`` (M,: seconds until the ego reaches each pose),
     each footprint meets the points where their constant speed and turn rate take them by
-    then, unless they drive ahead along the path at that pose (module docstring, step 3).
+    then, unless they drive ahead along the path at that pose or come down it (module
+    docstring, step 3). Oncoming points keep their offset from ``lane`` (poses like
+    ``poses``, as far as the ego's path is known; default ``poses``).
     Points that cannot come near the paths' bounding box (grown by the footprint's reach
     and their motion) are dropped first; the footprints are then tested ``POSE_CHUNK`` at
     a time, in path order, so memory stays bounded by the cloud size.
@@ -185,18 +223,38 @@ def first_contact(poses: np.ndarray, points: np.ndarray, cfg: AebConfig,
         return None
     px, py = points[candidates, 0, None], points[candidates, 1, None]
     vx, vy, turn = (motion[candidates, k, None] for k in range(3))
+    speed = np.hypot(vx, vy)
+    if moving:
+        # Oncoming traffic: against the path's direction where the obstacle is. It keeps its
+        # offset from the path and comes down it at its speed. (Standing points: no lane.)
+        lane_s, lane_offset = np.zeros_like(speed), np.zeros_like(speed)
+        towards = np.zeros(speed.shape, dtype=bool)
+        movers = np.flatnonzero(speed[:, 0] > 0.0)
+        if len(movers):
+            lane_s[movers, 0], lane_offset[movers, 0], heading, alongside = path_coordinates(
+                poses if lane is None else lane, points[candidates[movers]])
+            towards[movers, 0] = alongside & oncoming(
+                vx[movers, 0] * np.cos(heading) + vy[movers, 0] * np.sin(heading),
+                speed[movers, 0])
     for first in range(0, len(poses), POSE_CHUNK):
         chunk = poses[first:first + POSE_CHUNK]
         cos, sin = np.cos(chunk[:, 2]), np.sin(chunk[:, 2])
         dx, dy = px - chunk[:, 0], py - chunk[:, 1]
         if moving:
-            crossing = ~following(vx * cos + vy * sin, np.hypot(vx, vy))
+            along_velocity = vx * cos + vy * sin
+            crossing = ~following(along_velocity, speed)
             shift_x, shift_y = displacement(vx, vy, turn, times[first:first + POSE_CHUNK])
             dx = dx + np.where(crossing, shift_x, 0.0)
             dy = dy + np.where(crossing, shift_y, 0.0)
         along = cos * dx + sin * dy
         inside = ((along >= -cfg.rear_overhang) & (along <= front)
                   & (np.abs(cos * dy - sin * dx) <= half_width))
+        if moving:
+            lane_along = lane_s - speed * times[first:first + POSE_CHUNK] - chunk[:, 3]
+            along = np.where(towards, lane_along, along)
+            inside = np.where(towards, (lane_along >= -cfg.rear_overhang)
+                              & (lane_along <= front) & (np.abs(lane_offset) <= half_width),
+                              inside)
         hits = np.flatnonzero(inside.any(axis=0))
         if len(hits):
             pose = int(hits[0])
@@ -263,9 +321,9 @@ class ObstacleMonitor:
                 np.column_stack([cos * vx + sin * vy, -sin * vx + cos * vy, self._motion[:, 2]]))
 
     def _check(self, name: str, poses: np.ndarray, times: np.ndarray, speed: float,
-               ego: EgoState) -> Optional[Collision]:
+               ego: EgoState, lane: Optional[np.ndarray] = None) -> Optional[Collision]:
         points, motion = self._relative(ego)
-        contact = first_contact(poses, points, self.cfg, motion, times)
+        contact = first_contact(poses, points, self.cfg, motion, times, lane)
         if contact is None:
             return None
         distance, index = contact
@@ -298,7 +356,10 @@ class ObstacleMonitor:
         speed = max(ego.speed, top_speed)
         if speed < self.cfg.min_speed:
             return None
-        return self._check(name, poses, times, speed, ego)
+        # The whole path, not only its stopping distance: the lane oncoming traffic keeps to.
+        lane = trajectory_path(trajectory, ego, math.inf, LANE_STEP)[0] \
+            if self._motion[:, :2].any() else None
+        return self._check(name, poses, times, speed, ego, lane)
 
     def on_path(self, trajectory: Trajectory, ego: EgoState) -> bool:
         """Whether the ego is within ``path_tolerance`` of ``trajectory`` (step 6)."""

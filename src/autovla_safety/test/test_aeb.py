@@ -240,6 +240,30 @@ def curve_trajectory(radius, speed, length=60.0):
                                   np.zeros(len(s)))
 
 
+def test_oncoming_car_about_to_enter_the_curve_is_predicted_along_its_lane(config):
+    # curve seeds 0-18: an oncoming car still on the straight before the curve (yaw rate
+    # 0 measured, and truly 0 until it gets there) was predicted straight on from its
+    # tangent, into the curving ego lane; the ego braked. Oncoming traffic keeps to its
+    # lane, and its lane follows the ego's path.
+    inner, speed, dt, curve_end = 46.5, 12.0, 0.1, 0.5
+    end = np.array([inner * math.sin(curve_end), 50.0 - inner * math.cos(curve_end)])
+    tangent = np.array([math.cos(curve_end), math.sin(curve_end)])
+    monitor = ObstacleMonitor(config.aeb)
+    box_clouds(monitor, [(*(end + tangent * (6.0 - speed * dt * k)), curve_end + math.pi,
+                          4.5, 1.9, 1.5) for k in range(4)], [dt * k for k in range(4)])
+    now = 0.3
+    assert monitor.step(now, ego(10.0, stamp=now), 0.0, curve_trajectory(50.0, 10.0)) is None
+
+
+def test_oncoming_car_in_the_ego_lane_is_braked_for(config):
+    # Head-on: a car coming down the ego's own lane at 8 m/s, 25 m ahead, ego at 10 m/s.
+    monitor = ObstacleMonitor(config.aeb)
+    box_clouds(monitor, [(FRONT + 25.0 + 2.25 - 0.8 * k, 0.0, math.pi, 4.5, 1.9, 1.5)
+                         for k in range(3)], [0.1 * k for k in range(3)])
+    collision = monitor.step(0.2, ego(10.0, stamp=0.2), 0.0, curve_trajectory(1e6, 10.0))
+    assert collision is not None and collision.imminent
+
+
 def test_car_parked_along_a_curve_does_not_stop_an_ego_that_follows_the_curve(config):
     # curve seed 8: at the curve entry the straight current motion runs into a car parked
     # on the outside of the curve; the tracked path, which the ego is on, passes it.
