@@ -240,39 +240,21 @@ def _shout(message: str) -> None:
 
 def run_single_process(launches: Sequence[stack.NodeLaunch]) -> int:
     """Spin every node in this process with one MultiThreadedExecutor; return an exit code."""
-    from autovla_common.runner import StartupError
-    import rclpy
-    from rclpy.exceptions import ParameterException
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+    from autovla_common.runner import run_nodes
 
     with tempfile.NamedTemporaryFile('w', prefix='autovla_overrides_', suffix='.yaml',
                                      delete=False) as overrides_file:
         yaml.safe_dump(stack.describe_overrides(launches), overrides_file)
     ros_args = single_process_ros_args(launches, Path(overrides_file.name))
     say(f'single process (pid {os.getpid()}): {shlex.join(ros_args)}')
-    rclpy.init(args=['autovla_bringup'] + ros_args)
-    nodes, code = [], 0
+    makers = []
+    for launch in launches:
+        module_name, class_name = launch.node.node_class.split(':')
+        makers.append(getattr(importlib.import_module(module_name), class_name))
     try:
-        executor = MultiThreadedExecutor()
-        for launch in launches:
-            module_name, class_name = launch.node.node_class.split(':')
-            nodes.append(getattr(importlib.import_module(module_name), class_name)())
-            executor.add_node(nodes[-1])
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (StartupError, ParameterException, ValueError) as error:
-        say(f'cannot start: {error}')
-        code = 1
-    except RuntimeError:   # after StartupError, which is one
-        if rclpy.ok():   # else a signal's shutdown raced the executor (see autovla_common.runner)
-            raise
+        return run_nodes(makers, ['autovla_bringup'] + ros_args, threads=0, report=say)
     finally:
-        for node in nodes:
-            node.destroy_node()
-        rclpy.try_shutdown()
         os.unlink(overrides_file.name)
-    return code
 
 
 def single_process_ros_args(launches: Sequence[stack.NodeLaunch],

@@ -355,8 +355,11 @@ class SafetyNode(Node):
         return Command(self.tracker.steering, self.config.vehicle.max_steering_rate, 0.0,
                        -stop.emergency_deceleration, stop.emergency_jerk)
 
-    def publish_final_stop(self) -> None:
+    def last_words(self) -> None:
         """Last command before the node exits: an emergency stop, delivered if possible.
+
+        Called by ``autovla_common.runner`` once spinning has ended, before any node of
+        the process is destroyed.
 
         After it nothing is published: the drive-by-wire side must time out on the silent
         command stream and stop the vehicle on its own (see the package README).
@@ -448,4 +451,4 @@ class SafetyNode(Node):
 
 def main(args=None):
     """Entry point of ``ros2 run autovla_safety safety_node``."""
-    raise SystemExit(run_node(SafetyNode, args, last_words=SafetyNode.publish_final_stop))
+    raise SystemExit(run_node(SafetyNode, args))
