@@ -168,7 +168,7 @@ def trajectory_path(trajectory: Trajectory, ego: EgoState, length: float,
 def oncoming(along, speed):
     """Whether an obstacle moving at ``speed``, ``along`` of it on a lane, comes down it.
 
-    Within ``ONCOMING_DEGREES`` of the lane's opposite direction (step 3).
+    Within 30 degrees (``ONCOMING_COS``) of the lane's opposite direction (step 3).
     """
     return np.asarray(along) < -ONCOMING_COS * np.asarray(speed)
 
