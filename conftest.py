@@ -18,6 +18,12 @@ def pytest_configure(config):
                                 'domain, or export a free one')
     config.stash[DOMAIN_KEY] = domain
     os.environ.setdefault('RCUTILS_COLORIZED_OUTPUT', '0')
+    # One OpenMP thread for torch here and in every node a test starts (set before torch is
+    # imported): the tests share the cores with each other and with other runs, and torch's
+    # spin-waiting threads collapse when oversubscribed. Measured side by side with both
+    # cores busy: test_dual_mode's training tests 22 s with one thread, 84 s with the
+    # default two; a CI run on a machine loaded twice over hit the 300 s test timeout there.
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
 
 
 DOMAIN_KEY = pytest.StashKey[int]()
