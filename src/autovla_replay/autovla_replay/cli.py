@@ -8,6 +8,7 @@ from dataclasses import replace
 import os
 from pathlib import Path
 import signal
+import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -151,19 +152,20 @@ def record_main(argv: Optional[Sequence[str]] = None) -> int:
     # SIGINT and SIGTERM (ros2 launch's escalation, docker stop) end the recording like Ctrl-C:
     # the bag is finished either way, never left without its metadata. Set explicitly: a job
     # started in the background by a script inherits SIGINT ignored, and Python keeps that.
+    # The handlers only record the request: an exception raised wherever the signal lands
+    # (it once landed inside the "recording" print) would skip the bag's finishing.
+    stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, signal.default_int_handler)
+        signal.signal(signum, lambda _signum, _frame: stop.set())
     with spinning_node('autovla_recorder') as node:
         recorder = OutputRecorder(node, Path(args.out), topics)
-        print(f'recording {len(topics)} topics to {args.out}: {", ".join(sorted(topics))}',
-              flush=True)
-        started = time.monotonic()
         try:
-            while node.context.ok() and (
+            print(f'recording {len(topics)} topics to {args.out}: '
+                  f'{", ".join(sorted(topics))}', flush=True)
+            started = time.monotonic()
+            while node.context.ok() and not stop.is_set() and (
                     not args.duration or time.monotonic() - started < args.duration):
-                time.sleep(0.1)
-        except KeyboardInterrupt:
-            pass
+                stop.wait(0.1)
         finally:
             recorder.close()
     print(f'recorded {recorder.counts} to {args.out}')
