@@ -6,7 +6,9 @@ needs under absolute names, decodable: plans and paths, markers, the safety node
 path, /diagnostics, and TF (odom -> base_link and the latched camera frames).
 """
 
+import itertools
 import signal
+import time
 
 from autovla_bringup.stack import REPLAY
 from autovla_common.qos import RELIABLE_QOS
@@ -104,3 +106,25 @@ def test_record_outputs_finishes_its_bag_on_sigint_and_sigterm(tmp_path, stop_si
     with Reader(bag) as reader:
         assert reader.message_count == 0
 
+
+def test_record_outputs_finishes_its_bag_when_the_signals_keep_coming(tmp_path):
+    # ros2 launch escalates SIGINT -> SIGTERM; a user presses Ctrl-C twice. A signal that
+    # lands while the bag is being finished (or while "recording" is still being printed:
+    # a CI run under load), or inside the previous signal's handler (a loaded run: the
+    # handler's threading.Event.set raised from its own lock), must not cut it short.
+    bag = tmp_path / 'outputs'
+    command = [executable('autovla_replay', 'record_outputs'), '--out', str(bag),
+               '--namespace', NAMESPACE]
+    with NodeProcess(command) as recorder:
+        assert recorder.wait_for_output('recording', timeout=60), recorder.output()
+        signals = itertools.cycle((signal.SIGINT, signal.SIGTERM))
+        # Until the recorder says the bag is finished (a signal during the interpreter's own
+        # exit, after that, ends the process with the signal's status: nothing is lost).
+        while recorder.process.poll() is None and 'recorded {' not in recorder.output():
+            recorder.process.send_signal(next(signals))
+            time.sleep(0.002)
+        recorder.process.wait(timeout=60)
+        assert 'recorded {' in recorder.output(), recorder.output()
+    assert (bag / 'metadata.yaml').is_file()
+    with Reader(bag) as reader:
+        assert reader.message_count == 0

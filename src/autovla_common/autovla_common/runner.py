@@ -33,6 +33,18 @@ class StartupError(RuntimeError):
 WAKE_PERIOD_S = 0.1
 
 
+def stop_requests() -> List[int]:
+    """Make SIGINT and SIGTERM only record themselves; return the list they are appended to.
+
+    An append is all a handler may do: it runs wherever the signal lands, even inside a
+    previous handler (threading.Event.set() there raised from its own lock) or a bag's close.
+    """
+    requested: List[int] = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda received, _frame: requested.append(received))
+    return requested
+
+
 def run_node(make_node: Callable[[], Node], args: Optional[Sequence[str]] = None,
              threads: int = 1) -> int:
     """Create the node with ``make_node`` and spin it until shutdown; return an exit code."""
@@ -46,10 +58,8 @@ def run_nodes(makers: Sequence[Callable[[], Node]], args: Optional[Sequence[str]
     ``threads`` > 1 spins a MultiThreadedExecutor with that many threads (0: its default).
     A start-up failure is logged (or given to ``report``) and returns 1.
     """
-    requested: List[int] = []   # stop signals received
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda received, _frame: requested.append(received))
+    requested = stop_requests()
     nodes: List[Node] = []
     code = 0
     try:

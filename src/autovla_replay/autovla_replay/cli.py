@@ -7,12 +7,11 @@ import argparse
 from dataclasses import replace
 import os
 from pathlib import Path
-import signal
-import threading
 import time
 from typing import Dict, List, Optional, Sequence
 
 from autovla_common.domain import claim_free_domain, exported_domain, isolate_ros_domain
+from autovla_common.runner import stop_requests
 from autovla_common.spin import spinning_node
 from autovla_common.topic_map import load_or_default, TopicMap
 from autovla_scenarios.generator import RIG_FILE, scenario_topic_map
@@ -154,18 +153,16 @@ def record_main(argv: Optional[Sequence[str]] = None) -> int:
     # started in the background by a script inherits SIGINT ignored, and Python keeps that.
     # The handlers only record the request: an exception raised wherever the signal lands
     # (it once landed inside the "recording" print) would skip the bag's finishing.
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda _signum, _frame: stop.set())
+    requested = stop_requests()
     with spinning_node('autovla_recorder') as node:
         recorder = OutputRecorder(node, Path(args.out), topics)
         try:
             print(f'recording {len(topics)} topics to {args.out}: '
                   f'{", ".join(sorted(topics))}', flush=True)
             started = time.monotonic()
-            while node.context.ok() and not stop.is_set() and (
+            while node.context.ok() and not requested and (
                     not args.duration or time.monotonic() - started < args.duration):
-                stop.wait(0.1)
+                time.sleep(0.1)
         finally:
             recorder.close()
     print(f'recorded {recorder.counts} to {args.out}')

@@ -138,11 +138,10 @@ class ObstacleTracker:
         centres = np.array([c.centre + _velocity(c) * dt for c in self._clusters])
         half_extents = np.array([c.extent / 2.0 for c in self._clusters])
         low, high = centres - half_extents, centres + half_extents
-        split, cut = labels.copy(), set()
+        split, cut, near = labels.copy(), set(), self.cluster_distance
         for label in range(labels.max() + 1):
             members = np.flatnonzero(labels == label)
             points = xy[members]
-            near = self.cluster_distance
             inside = np.flatnonzero(np.all((centres >= points.min(axis=0) - near)
                                            & (centres <= points.max(axis=0) + near), axis=1))
             if len(inside) < 2:
