@@ -1,11 +1,15 @@
-"""``train_reasoning_model``: dual-mode SFT, then GRPO RFT from it, in one command.
+"""``train_reasoning_model``: the bundled model's whole training, BC -> dual-mode SFT -> RFT.
 
-1. ``train_sft_model`` (sft.py) from the bundled behaviour-cloned weights writes ``sim_sft_*``
-   (and evaluates them on its held-out seeds);
-2. ``rft_default_model`` (grpo.py) starts from those weights, which are also its KL reference,
-   on the SFT stage's own training sets (one shared work directory), and writes ``sim_rft_*``.
-Each stage's own options pass through ``--sft`` and ``--rft`` (quoted); everything each stage
-prints goes to the console, with the time of each stage at the end.
+1. ``train_default_model`` (train.py) behaviour-clones the seeded tiny model on fast answers
+   and writes ``sim_bc_*`` (skipped with ``--from-bundled-bc``: start from the bundled ones);
+2. ``train_sft_model`` (sft.py) from those weights writes ``sim_sft_*`` (and evaluates them on
+   its held-out seeds);
+3. ``rft_default_model`` (grpo.py) starts from the SFT weights, which are also its KL
+   reference, on the SFT stage's own training sets (one shared work directory), and writes
+   ``sim_rft_*``.
+Each stage's options pass through ``--bc``, ``--sft`` and ``--rft`` (quoted); their defaults
+are the settings the shipped weights were trained with. Everything each stage prints goes to
+the console, with the minutes of each stage at the end.
 """
 
 import argparse
@@ -16,8 +20,12 @@ from typing import Optional, Sequence
 
 from autovla_planner.model_files import DATA_DIR
 
-from autovla_training import grpo, sft
+from autovla_training import grpo, sft, train
 from autovla_training.train import log
+
+SHIPPED_BC = '--train-seeds 24 --epochs 6 --minutes 18'
+SHIPPED_SFT = '--train-seeds 8 --held-out-seeds 0 --epochs 3 --minutes 14'
+SHIPPED_RFT = '--train-seeds 1-4 --minutes 20 --temperature 0.7'
 
 
 def parse_args(argv: Optional[Sequence[str]]):
@@ -25,11 +33,14 @@ def parse_args(argv: Optional[Sequence[str]]):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument('--work-dir', type=Path, default=Path('out/reasoning_work'),
-                        help='scenario sets and model directories of both stages (reused)')
+                        help='scenario sets and model directories of every stage (reused)')
     parser.add_argument('--out-dir', type=Path, default=DATA_DIR,
-                        help='where both stages write their weights and records')
-    parser.add_argument('--sft', default='', help='extra train_sft_model options, quoted')
-    parser.add_argument('--rft', default='', help='extra rft_default_model options, quoted')
+                        help='where every stage writes its weights and record')
+    parser.add_argument('--from-bundled-bc', action='store_true',
+                        help='skip behaviour cloning: SFT starts from the bundled sim_bc weights')
+    parser.add_argument('--bc', default=SHIPPED_BC, help='train_default_model options, quoted')
+    parser.add_argument('--sft', default=SHIPPED_SFT, help='train_sft_model options, quoted')
+    parser.add_argument('--rft', default=SHIPPED_RFT, help='rft_default_model options, quoted')
     return parser.parse_args(argv)
 
 
@@ -37,18 +48,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``train_reasoning_model``."""
     args = parse_args(argv)
     common = ['--work-dir', str(args.work_dir), '--out-dir', str(args.out_dir)]
-    started = time.monotonic()
-    code = sft.main(common + shlex.split(args.sft))
-    sft_s = time.monotonic() - started
-    if code:
-        return code
-    code = grpo.main(common + ['--init-weights', str(args.out_dir / sft.SFT_WEIGHTS.name),
-                               '--init-record', str(args.out_dir / sft.SFT_RECORD.name)]
-                     + shlex.split(args.rft))
-    log(f'train_reasoning_model: SFT {sft_s / 60:.1f} min, RFT '
-        f'{(time.monotonic() - started - sft_s) / 60:.1f} min, total '
-        f'{(time.monotonic() - started) / 60:.1f} min')
-    return code
+    stages = [] if args.from_bundled_bc else [('BC', train.main, shlex.split(args.bc))]
+    bc_dir = DATA_DIR if args.from_bundled_bc else args.out_dir
+    stages += [('SFT', sft.main, ['--bc-dir', str(bc_dir)] + shlex.split(args.sft)),
+               ('RFT', grpo.main,
+                ['--init-weights', str(args.out_dir / sft.SFT_WEIGHTS.name),
+                 '--init-record', str(args.out_dir / sft.SFT_RECORD.name)]
+                + shlex.split(args.rft))]
+    minutes, began = [], time.monotonic()
+    for name, stage, options in stages:
+        started = time.monotonic()
+        code = stage(common + options)
+        minutes.append(f'{name} {(time.monotonic() - started) / 60:.1f} min')
+        if code:
+            log(f'train_reasoning_model: {name} stage failed (exit {code}); '
+                f'{", ".join(minutes)}')
+            return code
+    log(f'train_reasoning_model: {", ".join(minutes)}, total '
+        f'{(time.monotonic() - began) / 60:.1f} min')
+    return 0
 
 
 if __name__ == '__main__':

@@ -28,6 +28,7 @@ from autovla_planner.model_files import (
     build_tiny_model,
     DATA_DIR,
     TRAINED_CONFIG,
+    TRAINED_RECORD,
     TRAINED_WEIGHTS,
     trained_weights_sha256,
 )
@@ -77,8 +78,11 @@ def parse_args(argv: Optional[Sequence[str]]):
     parser.add_argument('--held-out-seeds', default=','.join(map(str, DEFAULT_HELD_OUT_SEEDS)),
                         help='comma-separated seeds of the held-out evaluation (all types)')
     parser.add_argument('--init', choices=('bc', 'random'), default='bc',
-                        help='start from the bundled behaviour-cloned weights or from the '
+                        help='start from the behaviour-cloned weights (--bc-dir) or from the '
                         'seeded initialisation')
+    parser.add_argument('--bc-dir', type=Path, default=DATA_DIR,
+                        help=f'directory with the behaviour-cloned {TRAINED_WEIGHTS.name} and '
+                        f'{TRAINED_RECORD.name} (default: the bundled ones)')
     parser.add_argument('--epochs', type=int, default=3)
     parser.add_argument('--minutes', type=float, default=20.0, help='training time budget')
     parser.add_argument('--batch', type=int, default=4)
@@ -153,9 +157,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 0
         started = time.monotonic()
         init = work / f'sft-init-{args.init}'
+        bc_sha256 = None
         if args.init == 'bc':
-            build_tiny_model(init, TRAINED_CONFIG, TRAINED_WEIGHTS, trained_weights_sha256(),
-                             SFT_MODEL_ID)
+            bc_sha256 = trained_weights_sha256(args.bc_dir / TRAINED_RECORD.name)
+            build_tiny_model(init, TRAINED_CONFIG, args.bc_dir / TRAINED_WEIGHTS.name,
+                             bc_sha256, SFT_MODEL_ID)
         else:
             build_tiny_model(init, TRAINED_CONFIG, model_id=SFT_MODEL_ID)
         runtime = PlannerRuntime(str(init), 'cpu', 'float32', DecodingSettings())
@@ -176,7 +182,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             'command': command_line('train_sft_model', argv),
             'training': {'scenario_types': list(TRAINING_TYPES),
                          'scenario_seeds': list(range(1, args.train_seeds + 1)),
-                         'init': args.init, 'samples': len(samples),
+                         'init': args.init, 'init_weights_sha256': bc_sha256,
+                         'samples': len(samples),
                          'complex_samples': complex_count, 'embedding_rows': len(rows),
                          'steps': run['steps'], 'epochs': round(run['epochs'], 2),
                          'seconds_preparing': round(prepared_s),
