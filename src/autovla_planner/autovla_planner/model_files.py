@@ -5,12 +5,15 @@ the tokenizer with the 2048 ``<action_i>`` tokens, the chat template, the action
 ``autovla_runtime.yaml`` (RuntimeDescriptor): which cameras and how many frames the model
 expects, the pixel budget, the prompt template, the codebook file and the horizon.
 
-The bundled default (``model_path`` empty) is ``autovla-tiny-sim-bc``: a tiny Qwen2.5-VL
-behaviour-cloned on the synthetic scenarios (autovla_training). Git holds only its compact
-weights (data/sim_bc_weights.safetensors: every non-embedding tensor plus the embedding rows
-training used; the other rows of the tied embedding are zero, in training and here). The full
-model directory is materialised from them on first use into a cache directory keyed by a hash
-of the shipped files, after checking the weights' SHA-256 against data/sim_bc_training.yaml.
+Bundled trained models, all of one tiny Qwen2.5-VL architecture (data/sim_bc_model.yaml),
+trained on the synthetic scenarios by autovla_training: ``sim_bc`` (behaviour cloning, fast
+answers only), ``sim_sft`` (dual-mode SFT: it learnt when to think), ``sim_rft`` (SFT + GRPO RFT,
+the default, ``model_path`` empty) and ``sim_kd`` (distilled). ``model_path: bundled:NAME`` picks
+one. Git holds only their compact weights (data/NAME_weights.safetensors: every non-embedding
+tensor plus the embedding rows training used; the other rows of the tied embedding are zero, in
+training and here). A model directory is materialised from them on first use into a cache
+directory keyed by a hash of the shipped files, after checking the weights' SHA-256 against
+their training record data/NAME_training.yaml.
 The tiny RANDOM model (``tiny-random-untrained``, data/tiny_model.yaml) stays available for
 tests and benchmarks: ``random_model_dir()`` / ``make_tiny_model``.
 """
@@ -42,6 +45,11 @@ TINY_CONFIG = DATA_DIR / 'tiny_model.yaml'
 TRAINED_CONFIG = DATA_DIR / 'sim_bc_model.yaml'
 TRAINED_WEIGHTS = DATA_DIR / 'sim_bc_weights.safetensors'
 TRAINED_RECORD = DATA_DIR / 'sim_bc_training.yaml'   # training run record + weights SHA-256
+# Bundled models of the TRAINED_CONFIG architecture: name -> model id (files: bundled_files).
+BUNDLED_MODELS = {'sim_bc': 'autovla-tiny-sim-bc', 'sim_sft': 'autovla-tiny-sim-sft',
+                  'sim_rft': 'autovla-tiny-sim-rft', 'sim_kd': 'autovla-tiny-sim-kd'}
+DEFAULT_MODEL = 'sim_rft'   # the best driver of those that reason (autovla_training README)
+BUNDLED_PREFIX = 'bundled:'
 EMBEDDING_ROWS = 'embedding_rows'       # compact weights: ids of the stored embedding rows
 EMBEDDING_VALUES = 'embedding_values'   # and their values; every other row is zero
 NUM_ACTION_TOKENS = 2048
@@ -298,18 +306,35 @@ def trained_weights_sha256(record: Path = TRAINED_RECORD) -> str:
         raise ModelLoadError(f'{record}: cannot read the weights checksum ({error})') from None
 
 
-def default_model_dir() -> Path:
-    """Return the bundled trained model's directory, materialised on first use (atomically)."""
-    sha256 = trained_weights_sha256()
+def bundled_files(name: str) -> Tuple[Path, Path]:
+    """Return a bundled model's compact weights and training record."""
+    return DATA_DIR / f'{name}_weights.safetensors', DATA_DIR / f'{name}_training.yaml'
+
+
+def bundled_model_dir(name: str = DEFAULT_MODEL) -> Path:
+    """Return a bundled trained model's directory, materialised on first use (atomically)."""
+    if name not in BUNDLED_MODELS:
+        raise ModelLoadError(f'no bundled model {name!r}; bundled: {", ".join(BUNDLED_MODELS)}')
+    weights, record = bundled_files(name)
+    sha256 = trained_weights_sha256(record)
+    model_id = BUNDLED_MODELS[name]
     return _cached_model_dir(
-        'autovla-tiny-sim-bc', (TRAINED_CONFIG, TRAINED_WEIGHTS, TRAINED_RECORD)
-        + SHARED_SOURCES,
-        lambda directory: build_tiny_model(directory, TRAINED_CONFIG, TRAINED_WEIGHTS, sha256))
+        model_id, (TRAINED_CONFIG, weights, record) + SHARED_SOURCES,
+        lambda directory: build_tiny_model(directory, TRAINED_CONFIG, weights, sha256, model_id))
+
+
+def default_model_dir() -> Path:
+    """Return the bundled default model's directory."""
+    return bundled_model_dir(DEFAULT_MODEL)
 
 
 def resolve_model_dir(model_path: str) -> Path:
-    """``model_path`` as a directory; empty means the bundled trained default model."""
-    return default_model_dir() if not model_path else Path(model_path).expanduser()
+    """``model_path`` as a directory: empty is the default, ``bundled:NAME`` a bundled model."""
+    if not model_path:
+        return default_model_dir()
+    if model_path.startswith(BUNDLED_PREFIX):
+        return bundled_model_dir(model_path[len(BUNDLED_PREFIX):])
+    return Path(model_path).expanduser()
 
 
 def check_model_dir(directory: Path) -> RuntimeDescriptor:

@@ -41,8 +41,9 @@ from autovla_planner.runtime import (
 
 PARAMS = (
     ParamSpec('model_path', 'string', 'Model directory (HF layout + autovla_runtime.yaml); '
-              'empty = bundled autovla-tiny-sim-bc (trained on synthetic scenarios only, not '
-              'for real roads).'),
+              'empty = bundled autovla-tiny-sim-rft; bundled:sim_bc / sim_sft / sim_kd = the '
+              'other bundled models (all trained on synthetic scenarios only, not for real '
+              'roads).'),
     ParamSpec('device', 'string', 'Where to run the model.', choices=('auto', 'cuda', 'cpu')),
     ParamSpec('dtype', 'string', 'Weights dtype; auto = bfloat16 on CUDA, float32 on CPU.',
               choices=('auto', 'float32', 'bfloat16', 'float16')),

@@ -30,6 +30,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from autovla_planner.assistant_turn import close_reasoning, slow_answer_ids, THINK_CLOSE
 from autovla_planner.model_files import (
     build_tiny_model,
+    bundled_files,
+    BUNDLED_MODELS,
     DATA_DIR,
     EMBEDDING_ROWS,
     file_sha256,
@@ -60,9 +62,8 @@ from autovla_training.train import (
     teacher_forced_hidden,
 )
 
-RFT_WEIGHTS = DATA_DIR / 'sim_rft_weights.safetensors'
-RFT_RECORD = DATA_DIR / 'sim_rft_training.yaml'
-RFT_MODEL_ID = 'autovla-tiny-sim-rft'
+RFT_WEIGHTS, RFT_RECORD = bundled_files('sim_rft')
+RFT_MODEL_ID = BUNDLED_MODELS['sim_rft']
 FIXED, MODE, REASONING, ACTION = 0, 1, 2, 3      # kinds of assistant-turn tokens
 
 
@@ -84,7 +85,10 @@ def assistant_turn(runtime: PlannerRuntime, plan) -> Tuple[List[int], np.ndarray
     kinds = np.full(len(ids), FIXED)
     kinds[len(runtime.shared_ids)] = MODE
     first = runtime.descriptor.first_action_id
-    actions = [i for i, token in enumerate(ids) if first <= token < first + runtime.codebook.size]
+    # The plan's actions are the last action-range tokens: sampled reasoning (full vocabulary)
+    # may contain action tokens too, and those are reasoning.
+    actions = [i for i, token in enumerate(ids)
+               if first <= token < first + runtime.codebook.size][-len(indices):]
     kinds[actions] = ACTION
     if plan.mode == SLOW:
         _, prefill = close_reasoning(template, body + '\n' + THINK_CLOSE)

@@ -26,6 +26,8 @@ from typing import Dict, List, Optional, Sequence
 
 from autovla_planner.model_files import (
     build_tiny_model,
+    bundled_files,
+    BUNDLED_MODELS,
     DATA_DIR,
     TRAINED_CONFIG,
     TRAINED_RECORD,
@@ -51,9 +53,8 @@ from autovla_training.train import (
     trainable_rows,
 )
 
-SFT_WEIGHTS = DATA_DIR / 'sim_sft_weights.safetensors'
-SFT_RECORD = DATA_DIR / 'sim_sft_training.yaml'
-SFT_MODEL_ID = 'autovla-tiny-sim-sft'
+SFT_WEIGHTS, SFT_RECORD = bundled_files('sim_sft')
+SFT_MODEL_ID = BUNDLED_MODELS['sim_sft']
 DEFAULT_HELD_OUT_SEEDS = (0, 901, 902)
 
 

@@ -5,6 +5,9 @@ import shutil
 from autovla_common.rig import load_rig
 from autovla_planner.model_files import (
     build_tiny_model,
+    bundled_files,
+    BUNDLED_MODELS,
+    DEFAULT_MODEL,
     default_model_dir,
     ModelLoadError,
     random_model_dir,
@@ -36,7 +39,7 @@ def straight_cruise_frames(tmp_path_factory):
 
 
 def test_default_is_the_trained_model_and_differs_from_its_initialisation(trained):
-    assert trained.model_id == 'autovla-tiny-sim-bc'
+    assert trained.model_id == 'autovla-tiny-sim-rft'
     assert 'untrained' not in trained.model_id
     document = yaml.safe_load(TRAINED_CONFIG.read_text(encoding='utf-8'))
     initial = tiny_model(document)
@@ -63,10 +66,21 @@ def test_plans_a_held_out_straight_cruise_frame_better_than_the_untrained_model(
 
 
 def test_materialisation_is_deterministic(tmp_path, trained):
-    sha256 = trained_weights_sha256()
-    build_tiny_model(tmp_path / 'a', TRAINED_CONFIG, TRAINED_WEIGHTS, sha256)
+    weights, record = bundled_files(DEFAULT_MODEL)
+    build_tiny_model(tmp_path / 'a', TRAINED_CONFIG, weights, trained_weights_sha256(record))
     again = (tmp_path / 'a' / 'model.safetensors').read_bytes()
     assert again == (default_model_dir() / 'model.safetensors').read_bytes()
+
+
+@pytest.mark.parametrize('name', sorted(BUNDLED_MODELS))
+def test_every_bundled_model_loads_by_name(name):
+    runtime = PlannerRuntime(f'bundled:{name}', 'cpu')
+    assert runtime.model_id == BUNDLED_MODELS[name]
+
+
+def test_an_unknown_bundled_name_is_refused_with_the_list():
+    with pytest.raises(ModelLoadError, match='no bundled model .sim_xx.; bundled: sim_bc'):
+        PlannerRuntime('bundled:sim_xx', 'cpu')
 
 
 def test_a_corrupted_weights_file_is_refused(tmp_path):

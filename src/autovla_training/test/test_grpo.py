@@ -1,6 +1,7 @@
 """GRPO pieces: the reward, the preference marks, advantages, the loss and the log-probs."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 from autovla_common.rig import load_rig
 from autovla_planner.model_files import EMBEDDING_ROWS, TRAINED_WEIGHTS
@@ -126,7 +127,8 @@ def test_the_loss_clips_the_ratio_and_its_kl_vanishes_at_the_reference():
 def policy(scenario_dir):
     from safetensors.torch import load_file
 
-    runtime = PlannerRuntime('', 'cpu', 'float32', DecodingSettings(
+    # the behaviour-cloned model, whose embedding rows the cloner trains
+    runtime = PlannerRuntime('bundled:sim_bc', 'cpu', 'float32', DecodingSettings(
         reasoning_mode='fast', sampling=True, temperature=1.0, top_k=0, top_p=1.0,
         max_reasoning_tokens=12))
     cloner = BehaviourCloner(runtime, load_file(TRAINED_WEIGHTS)[EMBEDDING_ROWS].numpy(), 1.0)
@@ -181,6 +183,18 @@ def test_decision_log_probs_are_the_samplers_distributions(policy, mode):
         elif kind != FIXED:
             expected.append(float(torch.log_softmax(logits[position], 0)[token]))
     assert np.allclose(ours, expected, atol=2e-3), (ours, expected)
+
+
+def test_action_tokens_sampled_inside_the_reasoning_count_as_reasoning(policy):
+    runtime = policy[0].runtime
+    actions = list(range(10, 20))
+    plan = SimpleNamespace(mode='slow', action_indices=actions, reasoning=(
+        f'{runtime.template.slow_sentence.strip()} The car ahead <action_7> brakes.'))
+    ids, kinds = assistant_turn(runtime, plan)
+    first = runtime.descriptor.first_action_id
+    assert [token - first for token, kind in zip(ids, kinds) if kind == ACTION] == actions
+    reasoning = [token for token, kind in zip(ids, kinds) if kind == REASONING]
+    assert first + 7 in reasoning
 
 
 def test_a_positive_advantage_makes_its_plan_more_likely(policy):
