@@ -306,9 +306,9 @@ def trained_weights_sha256(record: Path = TRAINED_RECORD) -> str:
         raise ModelLoadError(f'{record}: cannot read the weights checksum ({error})') from None
 
 
-def bundled_files(name: str) -> Tuple[Path, Path]:
-    """Return a bundled model's compact weights and training record."""
-    return DATA_DIR / f'{name}_weights.safetensors', DATA_DIR / f'{name}_training.yaml'
+def bundled_files(name: str, data_dir: Path = DATA_DIR) -> Tuple[Path, Path]:
+    """Return a bundled model's compact weights and training record (in ``data_dir``)."""
+    return data_dir / f'{name}_weights.safetensors', data_dir / f'{name}_training.yaml'
 
 
 def bundled_model_dir(name: str = DEFAULT_MODEL) -> Path:

@@ -60,6 +60,9 @@ PARAMS = (
               'the latency budget); fast/slow force it.', choices=('auto', 'fast', 'slow')),
     ParamSpec('latency_budget_s', 'double', 'Slow thinking is allowed only if its estimated '
               'time fits this budget; 0 = no limit (s).', min=0.0, max=600.0),
+    ParamSpec('slow_threshold', 'double', 'auto: slow thinking when the slow first '
+              "sentence has more than this share of the two sentences' probability; 0.5 = "
+              'the likelier one, lower = think more often.', min=0.0, max=0.99),
     ParamSpec('max_reasoning_tokens', 'int', 'Upper bound on generated reasoning tokens.',
               min=1, max=4096),
     ParamSpec('expected_reasoning_tokens', 'double', 'Prior reasoning length used by the '
@@ -97,8 +100,8 @@ class PlannerNode(Node):
         self.get_logger().info(f'configuration: {params}')
         settings = DecodingSettings(**{name: params[name] for name in (
             'decoding', 'reasoning_mode', 'latency_budget_s', 'max_reasoning_tokens',
-            'expected_reasoning_tokens', 'sampling', 'temperature', 'top_k', 'top_p', 'seed',
-            'confidence_samples', 'official_max_new_tokens')})
+            'expected_reasoning_tokens', 'slow_threshold', 'sampling', 'temperature', 'top_k',
+            'top_p', 'seed', 'confidence_samples', 'official_max_new_tokens')})
         try:
             self.runtime = PlannerRuntime(params['model_path'], params['device'],
                                           params['dtype'], settings, params['quantization'])

@@ -1,6 +1,8 @@
 """Which reasoning mode a plan uses, and why: forced mode, model choice, latency budget.
 
-The model chooses by its first sentence (fast: "straightforward", slow: "complex"). In auto
+The model chooses by its first sentence (fast: "straightforward", slow: "complex"): slow when
+the slow sentence's share of the two sentences' probability is above ``slow_threshold`` (0.5:
+the likelier one; lower thinks more often, for a model whose thinking pays off). In auto
 mode a slow choice is kept only if the estimated slow-thinking time fits the latency budget:
   estimate = elapsed so far + expected reasoning tokens * seconds per reasoning token
              + horizon * seconds per action token
@@ -28,12 +30,23 @@ class ReasoningPolicy:
     forced_mode: str = 'auto'               # auto / fast / slow
     latency_budget_s: float = 0.0           # 0 = unlimited
     expected_reasoning_tokens: float = 300.0
+    slow_threshold: float = 0.5             # slow when p_slow / (p_fast + p_slow) is above
     reasoning_token_s: Optional[float] = None
     action_token_s: Optional[float] = None
 
     def __post_init__(self):
         if self.forced_mode not in ('auto', FAST, SLOW):
             raise ValueError(f'forced mode must be auto, fast or slow, got {self.forced_mode!r}')
+        if not 0.0 <= self.slow_threshold < 1.0:
+            raise ValueError(f'slow threshold must be in [0, 1), got {self.slow_threshold!r}')
+
+    def model_choice(self, p_fast: float, p_slow: float) -> Tuple[str, str]:
+        """Return the model's choice from its two first-sentence probabilities, and a note."""
+        share = p_slow / (p_fast + p_slow) if p_fast + p_slow > 0.0 else 0.0
+        note = f'p_fast={p_fast:.3g}, p_slow={p_slow:.3g}'
+        if self.slow_threshold != 0.5:
+            note += f', slow share {share:.3g} vs threshold {self.slow_threshold:g}'
+        return (SLOW if share > self.slow_threshold else FAST), note
 
     def forced(self) -> Optional[Tuple[str, str]]:
         """(mode, reason) when the parameter forces a mode, else None."""

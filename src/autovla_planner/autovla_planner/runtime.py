@@ -73,6 +73,7 @@ class DecodingSettings:
     latency_budget_s: float = 0.0          # 0 = unlimited
     max_reasoning_tokens: int = 512
     expected_reasoning_tokens: float = 300.0
+    slow_threshold: float = 0.5            # auto: slow when p_slow's share is above this
     sampling: bool = False                 # false = greedy
     temperature: float = 0.8
     top_k: int = 20
@@ -129,7 +130,8 @@ class PlannerRuntime:
         self.settings = settings or DecodingSettings()
         self.policy = ReasoningPolicy(self.settings.reasoning_mode,
                                       self.settings.latency_budget_s,
-                                      self.settings.expected_reasoning_tokens)
+                                      self.settings.expected_reasoning_tokens,
+                                      self.settings.slow_threshold)
         try:
             self.model_dir = resolve_model_dir(model_path)
             self.descriptor = check_model_dir(self.model_dir)
@@ -368,11 +370,9 @@ class PlannerRuntime:
         shared = len(self.shared_ids)
         logits = self.model.lm_head(hidden).float()
         probabilities = torch.softmax(logits, dim=-1)
-        p_fast = float(probabilities[self.fast_ids[shared]])
-        p_slow = float(probabilities[self.slow_ids[shared]])
-        choice = SLOW if p_slow > p_fast else FAST
-        return self.policy.decide(choice, f'p_fast={p_fast:.3g}, p_slow={p_slow:.3g}',
-                                  elapsed_s, self.descriptor.horizon)
+        choice, note = self.policy.model_choice(float(probabilities[self.fast_ids[shared]]),
+                                                float(probabilities[self.slow_ids[shared]]))
+        return self.policy.decide(choice, note, elapsed_s, self.descriptor.horizon)
 
     def _reason(self, hidden, delta: int, limit: int, generator,
                 deadline: Optional[float]) -> Tuple[object, str, int]:

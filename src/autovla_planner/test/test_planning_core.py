@@ -93,6 +93,18 @@ def test_policy_forces_fast_when_slow_does_not_fit_the_budget():
     assert ReasoningPolicy('fast').forced() == ('fast', 'fast thinking forced by parameter')
 
 
+def test_the_slow_threshold_sets_how_sure_the_model_must_be_to_think():
+    assert ReasoningPolicy().model_choice(0.6, 0.4)[0] == 'fast'   # 0.5: the likelier one
+    assert ReasoningPolicy().model_choice(0.4, 0.6)[0] == 'slow'
+    eager = ReasoningPolicy(slow_threshold=0.05)
+    # only the two sentences' shares count: 0.02 / (0.2 + 0.02) = 0.09 > 0.05
+    mode, note = eager.model_choice(0.2, 0.02)
+    assert mode == 'slow' and 'slow share 0.0909 vs threshold 0.05' in note
+    assert eager.model_choice(0.95, 0.03)[0] == 'fast'   # 0.03 / 0.98 = 0.031
+    with pytest.raises(ValueError, match='slow threshold must be in'):
+        ReasoningPolicy(slow_threshold=1.0)
+
+
 def test_video_patch_layout_groups_merge_blocks():
     geometry = PatchGeometry(patch_size=14, temporal_patch_size=2, merge_size=2)
     frames = np.zeros((4, 28, 56, 3), dtype=np.uint8)

@@ -22,7 +22,7 @@ import tempfile
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from autovla_planner.model_files import build_tiny_model, DATA_DIR, TRAINED_CONFIG
+from autovla_planner.model_files import build_tiny_model, bundled_files, DATA_DIR, TRAINED_CONFIG
 from autovla_planner.reasoning_policy import SLOW
 from autovla_planner.runtime import DecodingSettings, PlannerRuntime
 from autovla_scenarios.catalogue import CATALOGUE, HELD_OUT
@@ -33,33 +33,28 @@ from autovla_training.reasoning_data import ScenarioReasoner
 from autovla_training.reward import ScenarioReward
 from autovla_training.train import command_line, generate, load_record, log
 
-MAIN_ROWS = (('BC fast-only (sim_bc)', 'sim_bc', 'auto'),
-             ('dual-mode SFT (sim_sft)', 'sim_sft', 'auto'),
-             ('SFT + RFT (sim_rft)', 'sim_rft', 'auto'))
+MODEL_CHOICE = 0.5   # slow_threshold of the model's own pick
+MAIN_ROWS = (('BC fast-only (sim_bc)', 'sim_bc', 'auto', MODEL_CHOICE),
+             ('dual-mode SFT (sim_sft)', 'sim_sft', 'auto', MODEL_CHOICE),
+             ('SFT + RFT (sim_rft)', 'sim_rft', 'auto', MODEL_CHOICE))
 ABLATIONS = ('fast', 'auto', 'slow')   # slow last: the longest row
 COLUMNS = ('frames', 'PDMS', 'PDMS complex', 'collisions', 'comfort', 'L2@3s (m)',
            'slow share', 'slow complex', 'slow simple', 'latency mean (ms)', 'latency p95 (ms)')
 
 
-def bundled_files(prefix: str, data_dir: Path = DATA_DIR) -> Dict[str, Path]:
-    """Weights, record and architecture of a model shipped as ``<prefix>_*`` files."""
-    config = data_dir / f'{prefix}_model.yaml'
-    return {'weights': data_dir / f'{prefix}_weights.safetensors',
-            'record': data_dir / f'{prefix}_training.yaml',
-            'config': config if config.is_file() else TRAINED_CONFIG}
-
-
 def materialise(prefix: str, work: Path, data_dir: Path) -> Optional[Tuple[Path, str]]:
     """Model directory and weights SHA-256 of the ``prefix`` model (None: not there)."""
-    files = bundled_files(prefix, data_dir)
-    if not files['weights'].is_file() or not files['record'].is_file():
+    weights, record_path = bundled_files(prefix, data_dir)
+    if not weights.is_file() or not record_path.is_file():
         return None
-    record = load_record(files['record'])
+    config = data_dir / f'{prefix}_model.yaml'   # its own architecture, if it has one
+    record = load_record(record_path)
     sha256 = str(record['weights_sha256'])
     directory = work / 'models' / f'{prefix}-{sha256[:12]}'
     if not (directory / 'config.json').is_file():
-        build_tiny_model(directory, files['config'], files['weights'], sha256,
-                         record.get('model_id', f'autovla-tiny-{prefix.replace("_", "-")}'))
+        model_id = record.get('model_id', f'autovla-tiny-{prefix.replace("_", "-")}')
+        build_tiny_model(directory, config if config.is_file() else TRAINED_CONFIG, weights,
+                         sha256, model_id)
     return directory, sha256
 
 
@@ -180,6 +175,9 @@ def parse_args(argv: Optional[Sequence[str]]):
     parser.add_argument('--frame-stride', type=int, default=3, help='evaluate every n-th frame')
     parser.add_argument('--final', default='sim_rft',
                         help='bundled model whose fast / slow / auto ablations are run')
+    parser.add_argument('--slow-thresholds', default='0.1,0.02',
+                        help='extra auto ablation rows of --final with these slow_threshold '
+                        "values (the planner parameter; 0.5 is the model's own pick)")
     parser.add_argument('--closed-loop', default='stopped_vehicle,pedestrian_crossing,'
                         'occluded_pedestrian',
                         help='closed-loop scenarios on the first seed (empty: none)')
@@ -204,13 +202,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sets = {seed: generate(work / f'heldout-seed{seed}', seed, tuple(CATALOGUE))
                 for seed in seeds}
         log(f'held-out sets ready in {time.monotonic() - started:.0f} s')
-        rows = list(MAIN_ROWS) + [(f'{args.final} {mode}', args.final, mode)
-                                  for mode in ABLATIONS]
+        thresholds = [float(t) for t in args.slow_thresholds.split(',') if t]
+        rows = list(MAIN_ROWS) + [
+            (f'{args.final} {mode}', args.final, mode, MODEL_CHOICE) for mode in ABLATIONS] + [
+            (f'{args.final} auto, slow above {t:g}', args.final, 'auto', t) for t in thresholds]
         reasoner = ScenarioReasoner()
         frames: Dict[str, List[Dict]] = {}
         closed: Dict[str, List[Dict]] = {}
         scenarios = [s for s in args.closed_loop.split(',') if s]
-        for label, prefix, mode in rows:
+        for label, prefix, mode, threshold in rows:
             data_dir = args.data_dir if (args.data_dir / f'{prefix}_training.yaml').is_file() \
                 else DATA_DIR
             model = materialise(prefix, work, data_dir)
@@ -219,11 +219,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 continue
             directory, sha256 = model
 
-            row_seeds = seeds if (label, prefix, mode) in MAIN_ROWS else ablation_seeds
+            main_row = (label, prefix, mode, threshold) in MAIN_ROWS
+            row_seeds = seeds if main_row else ablation_seeds
 
-            def measure(directory=directory, mode=mode, label=label, row_seeds=row_seeds):
-                runtime = PlannerRuntime(str(directory), 'cpu', 'float32',
-                                         DecodingSettings(reasoning_mode=mode))
+            def measure(directory=directory, mode=mode, label=label, row_seeds=row_seeds,
+                        threshold=threshold):
+                runtime = PlannerRuntime(str(directory), 'cpu', 'float32', DecodingSettings(
+                    reasoning_mode=mode, slow_threshold=threshold))
                 tick = time.monotonic()
                 result = open_loop(runtime, {seed: sets[seed] for seed in row_seeds},
                                    args.frame_stride, reasoner)
@@ -231,10 +233,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 return result
 
             name = '_'.join([prefix, mode] + [str(seed) for seed in row_seeds])
-            frames[label] = cached(args.out / 'rows' / f'{name}.json',
-                                   {'sha256': sha256, 'seeds': row_seeds, 'mode': mode,
-                                    'stride': args.frame_stride}, measure)
-            if scenarios and (label, prefix, mode) in MAIN_ROWS:
+            key = {'sha256': sha256, 'seeds': row_seeds, 'mode': mode,
+                   'stride': args.frame_stride}
+            if threshold != MODEL_CHOICE:
+                name, key['slow_threshold'] = f'{name}_slow_above_{threshold:g}', threshold
+            frames[label] = cached(args.out / 'rows' / f'{name}.json', key, measure)
+            if scenarios and main_row:
                 closed[label] = cached(
                     args.out / 'rows' / f'{prefix}_closed_loop.json',
                     {'sha256': sha256, 'seed': seeds[0], 'scenarios': scenarios,
