@@ -152,7 +152,7 @@ def parse_args(argv: Optional[Sequence[str]]):
 
 def held_out_table(work: Path, planners: Dict[str, Optional[PlannerRuntime]]) -> Dict:
     """Evaluate ``planners`` on the held-out demo seed; print and return the table."""
-    held_out = generate(work / 'heldout-seed0', GenerationConfig().seed)
+    held_out = generate(work / 'heldout-demo-seed0', GenerationConfig().seed)
     results = evaluate(held_out, planners)
     for name, runtime in planners.items():
         if runtime is not None:

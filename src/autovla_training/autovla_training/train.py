@@ -96,9 +96,21 @@ def save_record(path: Path, record: dict) -> None:
 
 
 def generate(out_dir: Path, seed: int, names: Sequence[str] = DEFAULT_SET) -> Path:
-    """Generate the scenarios ``names`` with ``seed`` (reused when already there)."""
-    if not (out_dir / 'index.json').is_file():
-        generate_set(out_dir, names, config=GenerationConfig(seed=seed))
+    """Generate the scenarios ``names`` with ``seed``, reusing a set already there if it is one.
+
+    Stages share work directories, so a set made for other scenarios or another seed is made
+    again (it would otherwise be evaluated under the wrong name).
+    """
+    index = out_dir / 'index.json'
+    if index.is_file():
+        held = json.loads(index.read_text(encoding='utf-8'))
+        if sorted(entry['name'] for entry in held['scenarios']) == sorted(names) and \
+                held['config']['seed'] == seed:
+            return out_dir
+        log(f'{out_dir} holds another scenario set; generating {len(names)} scenarios with '
+            f'seed {seed} there instead')
+        shutil.rmtree(out_dir)
+    generate_set(out_dir, names, config=GenerationConfig(seed=seed))
     return out_dir
 
 
@@ -449,7 +461,7 @@ def parse_args(argv: Optional[Sequence[str]]):
 
 def held_out_results(work: Path, config: Path, weights: Path, sha256: str) -> Dict:
     """Materialise the shipped weights like the planner does; evaluate on the demo seed."""
-    held_out = generate(work / 'heldout-seed0', GenerationConfig().seed)
+    held_out = generate(work / 'heldout-demo-seed0', GenerationConfig().seed)
     trained_dir = work / 'trained'
     shutil.rmtree(trained_dir, ignore_errors=True)
     model_id = build_tiny_model(trained_dir, config, weights, sha256).model_id

@@ -1,5 +1,6 @@
 """The training loss: its closed-form full-vocabulary softmax equals the shipped model's."""
 
+import json
 from types import SimpleNamespace
 
 from autovla_planner.model_files import build_tiny_model, TRAINED_CONFIG
@@ -16,6 +17,8 @@ from autovla_training.train import (
 import numpy as np
 import pytest
 import torch
+
+from autovla_training import train as train_module
 
 
 def test_compact_loss_equals_full_lm_head_cross_entropy_and_training_lowers_it(
@@ -74,3 +77,24 @@ def test_plan_collision_checks_the_ego_box_against_agents_at_each_step():
     assert plan_collides(truth, straight) == 1.0
     assert plan_collides(truth, swerve) == 0.0
     assert plan_collides(truth, straight[:4]) == 0.0      # stops 8 m short of the agent
+
+
+def test_a_shared_work_directory_never_serves_another_scenario_set(monkeypatch, tmp_path):
+    # BC evaluates the 7 demo types in heldout-seed0, SFT all 13 types: the second must not
+    # get the first one's set (the chained training run did, and mislabelled its table).
+    made = []
+
+    def fake_generate_set(out, names, config):
+        made.append((list(names), config.seed))
+        out.mkdir(parents=True, exist_ok=True)
+        (out / 'index.json').write_text(json.dumps({'config': {'seed': config.seed}, 'scenarios': [
+            {'name': name} for name in names]}), encoding='utf-8')
+
+    monkeypatch.setattr(train_module, 'generate_set', fake_generate_set)
+    directory = tmp_path / 'heldout-seed0'
+    train_module.generate(directory, 0, ['curve', 'cut_in'])
+    train_module.generate(directory, 0, ['cut_in', 'curve'])              # the same set: reused
+    train_module.generate(directory, 0, ['curve', 'cut_in', 'red_light'])
+    train_module.generate(directory, 1, ['curve', 'cut_in', 'red_light'])
+    assert made == [(['curve', 'cut_in'], 0), (['curve', 'cut_in', 'red_light'], 0),
+                    (['curve', 'cut_in', 'red_light'], 1)]
