@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """INT8 language model vs float32 and bfloat16 on the same weights, side by side in one run.
 
-Two models: the bundled trained default (autovla-tiny-sim-bc, 20 M parameters of which 19.7 M
-are the tied embedding) and the ~140 M random model of bench_planner.py (closer to a real
-model's share of decoder weights). For each, the same model directory is loaded three times
-(planner ``dtype`` float32 / bfloat16, ``quantization`` int8) and measured:
+Two models: the bundled behaviour-cloned model (autovla-tiny-sim-bc, fast answers only, 20 M
+parameters of which 19.7 M are the tied embedding) and the ~140 M random model of
+bench_planner.py (closer to a real model's share of decoder weights). For each, the same model
+directory is loaded three times (planner ``dtype`` float32 / bfloat16, ``quantization`` int8)
+and measured:
 - size: bytes of the serialized state dict (what a weight file holds; the resident weights);
 - fast-decision latency: fast thinking, cached prefix, greedy, the three variants alternated,
   median of the repeats (bench_planner.py's input: 3 cameras x 4 frames of 112x196 noise);
@@ -20,7 +21,7 @@ import sys
 import tempfile
 
 from autovla_common.bench import write_result
-from autovla_planner.model_files import default_model_dir
+from autovla_planner.model_files import bundled_model_dir
 from autovla_planner.quantization import state_dict_bytes
 from autovla_planner.runtime import DecodingSettings, PlannerRuntime
 from autovla_scenarios.generator import generate_set, GenerationConfig
@@ -104,7 +105,7 @@ def main() -> int:
     """Measure both models and the held-out quality of the trained one."""
     observation = noise_observation()
     with tempfile.TemporaryDirectory() as root:
-        trained = load_variants(default_model_dir())
+        trained = load_variants(bundled_model_dir('sim_bc'))
         measured = [sizes_and_latency(trained, observation)]
         held_out = Path(root) / 'heldout-seed0'
         generate_set(held_out, config=GenerationConfig())

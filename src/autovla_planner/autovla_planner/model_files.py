@@ -7,8 +7,8 @@ expects, the pixel budget, the prompt template, the codebook file and the horizo
 
 Bundled trained models, all of one tiny Qwen2.5-VL architecture (data/sim_bc_model.yaml),
 trained on the synthetic scenarios by autovla_training: ``sim_bc`` (behaviour cloning, fast
-answers only), ``sim_sft`` (dual-mode SFT: it learnt when to think), ``sim_rft`` (SFT + GRPO RFT,
-the default, ``model_path`` empty) and ``sim_kd`` (distilled). ``model_path: bundled:NAME`` picks
+answers only), ``sim_sft`` (dual-mode SFT: it learnt when to think; the default, ``model_path``
+empty), ``sim_rft`` (SFT + GRPO RFT) and ``sim_kd`` (distilled). ``model_path: bundled:NAME`` picks
 one. Git holds only their compact weights (data/NAME_weights.safetensors: every non-embedding
 tensor plus the embedding rows training used; the other rows of the tied embedding are zero, in
 training and here). A model directory is materialised from them on first use into a cache
@@ -48,7 +48,7 @@ TRAINED_RECORD = DATA_DIR / 'sim_bc_training.yaml'   # training run record + wei
 # Bundled models of the TRAINED_CONFIG architecture: name -> model id (files: bundled_files).
 BUNDLED_MODELS = {'sim_bc': 'autovla-tiny-sim-bc', 'sim_sft': 'autovla-tiny-sim-sft',
                   'sim_rft': 'autovla-tiny-sim-rft', 'sim_kd': 'autovla-tiny-sim-kd'}
-DEFAULT_MODEL = 'sim_rft'   # the best driver of those that reason (autovla_training README)
+DEFAULT_MODEL = 'sim_sft'   # the safest driver of those that reason (autovla_training README)
 BUNDLED_PREFIX = 'bundled:'
 EMBEDDING_ROWS = 'embedding_rows'       # compact weights: ids of the stored embedding rows
 EMBEDDING_VALUES = 'embedding_values'   # and their values; every other row is zero

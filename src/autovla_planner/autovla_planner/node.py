@@ -41,7 +41,7 @@ from autovla_planner.runtime import (
 
 PARAMS = (
     ParamSpec('model_path', 'string', 'Model directory (HF layout + autovla_runtime.yaml); '
-              'empty = bundled autovla-tiny-sim-rft; bundled:sim_bc / sim_sft / sim_kd = the '
+              'empty = bundled autovla-tiny-sim-sft; bundled:sim_bc / sim_rft / sim_kd = the '
               'other bundled models (all trained on synthetic scenarios only, not for real '
               'roads).'),
     ParamSpec('device', 'string', 'Where to run the model.', choices=('auto', 'cuda', 'cpu')),

@@ -14,8 +14,9 @@ CAMERAS = ('CAM_FRONT', 'CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT')
 
 @pytest.fixture(scope='module')
 def runtime():
-    """The bundled trained model (its action choices depend on the images)."""
-    return PlannerRuntime('', 'cpu')
+    """The bundled behaviour-cloned model: its action choices depend on the images and in auto
+    mode it answers fast, the decisions the batch path covers (slow ones run alone)."""
+    return PlannerRuntime('bundled:sim_bc', 'cpu')
 
 
 def observations(count: int):

@@ -74,7 +74,7 @@ def test_observation_in_plan_out_with_stale_and_invalid_inputs_counted():
         assert plan.explanation.startswith('Fast thinking:')
         assert explanations[0].data == plan.explanation
         assert 0.0 <= plan.confidence <= 1.0
-        assert plan.model_id == 'autovla-tiny-sim-rft'
+        assert plan.model_id == 'autovla-tiny-sim-sft'
         assert len(paths[0].poses) == 10
         assert paths[0].poses[-1].pose.position.x == plan.points[-1].x
         assert {m.ns for m in markers[0].markers} == {'planned_trajectory', 'explanation'}

@@ -72,8 +72,9 @@ def test_int8_plans_follow_the_float_model(runtimes, observation):
 
 
 def test_auto_mode_runs_the_int8_head_over_the_whole_vocabulary(observation):
-    runtime = PlannerRuntime('', 'cpu', settings=DecodingSettings(reasoning_mode='auto'),
-                             quantization='int8')
+    # sim_bc answers fast in auto mode; the choice itself goes through the int8 head
+    runtime = PlannerRuntime('bundled:sim_bc', 'cpu',
+                             settings=DecodingSettings(reasoning_mode='auto'), quantization='int8')
     plan = runtime.plan(observation)
     assert plan.mode_reason.startswith('model chose fast thinking (p_fast=')
 

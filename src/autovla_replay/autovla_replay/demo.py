@@ -36,7 +36,7 @@ from autovla_replay.report import summary_text, write_report
 UNTRAINED_NOTE = ('The planner ran a tiny Qwen2.5-VL with random (untrained) weights, so the '
                   'trajectories (and the L2/collision figures) show the pipeline working, not '
                   'driving quality. The bundled default (empty --model-path) is the trained '
-                  'autovla-tiny-sim-rft; real weights: --model-path (README, Planner).')
+                  'autovla-tiny-sim-sft; real weights: --model-path (README, Planner).')
 
 
 def say(message: str) -> None:

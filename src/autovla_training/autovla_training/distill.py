@@ -10,7 +10,7 @@ One command, one set of training samples (scenario seeds 1..N, seed 0 held out):
    ``(1 - alpha) * cross-entropy + alpha * T^2 * KL(teacher || student)``, the KL over the
    action tokens of the 10 answer positions;
 4. the distilled weights and a record with the held-out table (teacher, both students, the
-   bundled default for reference, constant velocity: L2@1/2/3 s, plan collision share,
+   bundled sim_bc for reference, constant velocity: L2@1/2/3 s, plan collision share,
    safety-accepted share, median latency, parameters) go into the planner's data directory.
 """
 
@@ -22,9 +22,9 @@ from typing import Dict, Optional, Sequence
 
 from autovla_planner.model_files import (
     build_tiny_model,
+    bundled_model_dir,
     compact_weights,
     DATA_DIR,
-    default_model_dir,
     file_sha256,
     TRAINED_CONFIG,
 )
@@ -234,7 +234,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             'teacher (BC, 4x decoder)': teacher.runtime,
             'student distilled': fresh_runtime(work / 'student-distilled'),
             'student alone (same steps)': fresh_runtime(work / 'student-alone'),
-            'bundled default (longer BC)': fresh_runtime(default_model_dir()),
+            'bundled sim_bc (longer BC)': fresh_runtime(bundled_model_dir('sim_bc')),
             'constant velocity': None}
         rounded = {name: {key: round(value, 2) if isinstance(value, float) else value
                           for key, value in run.items()} for name, run in runs.items()}

@@ -39,7 +39,7 @@ def straight_cruise_frames(tmp_path_factory):
 
 
 def test_default_is_the_trained_model_and_differs_from_its_initialisation(trained):
-    assert trained.model_id == 'autovla-tiny-sim-rft'
+    assert trained.model_id == 'autovla-tiny-sim-sft'
     assert 'untrained' not in trained.model_id
     document = yaml.safe_load(TRAINED_CONFIG.read_text(encoding='utf-8'))
     initial = tiny_model(document)

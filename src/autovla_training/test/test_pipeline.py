@@ -48,8 +48,9 @@ def test_the_default_settings_are_the_shipped_runs(monkeypatch, tmp_path):
     for name, argv in calls:
         # the command, without the BC record's remark in parentheses
         command = train.load_record(DATA_DIR / shipped[name])['command'].split(' (')[0].split()
-        settings = [word for word in command if word.startswith('--') and word not in (
-            '--work-dir', '--out-dir', '--log-every')]
+        paths = ('--work-dir', '--out-dir', '--bc-dir', '--init-weights', '--init-record')
+        settings = [word for word in command if word.startswith('--') and word not in paths
+                    and word != '--log-every']
         for setting in settings:
             assert option(argv, setting) == option(command, setting), (name, setting)
 
