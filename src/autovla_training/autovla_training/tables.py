@@ -120,6 +120,22 @@ def summary(rows: Sequence[Dict]) -> Dict[str, float]:
             'latency p95 (ms)': float(np.percentile(latency, 95))}
 
 
+CLOSED_LOOP_COLUMNS = ('runs', 'driving score', 'PDMS', 'at-fault collisions', 'slow share',
+                       'answer mean (ms)', 'answer p95 (ms)')
+
+
+def closed_loop_summary(runs: Sequence[Dict]) -> Dict[str, float]:
+    """Closed-loop columns of one model's runs (answer = wall time from frame to plan)."""
+    answers = [ms for run in runs for ms in run.get('answer_ms', [])]
+    return {'runs': len(runs),
+            'driving score': float(np.mean([r['driving_score'] for r in runs])),
+            'PDMS': float(np.mean([r['pdms'] for r in runs])),
+            'at-fault collisions': sum(r['at_fault_collisions'] for r in runs),
+            'slow share': float(np.nanmean([r['slow_share'] for r in runs])),
+            'answer mean (ms)': float(np.mean(answers)) if answers else math.nan,
+            'answer p95 (ms)': float(np.percentile(answers, 95)) if answers else math.nan}
+
+
 def markdown(title: str, table: Dict[str, Dict[str, float]], columns=COLUMNS) -> str:
     """Format a markdown table: one row per model, ``columns`` as given."""
     lines = [f'{title}', '', '| model | ' + ' | '.join(columns) + ' |',
@@ -136,12 +152,13 @@ def markdown(title: str, table: Dict[str, Dict[str, float]], columns=COLUMNS) ->
 
 
 def closed_loop_runs(model_dir: Path, scenarios: Sequence[str], seed: int, out: Path,
-                     baseline: str) -> List[Dict]:
+                     baseline: str, latency_aware: bool) -> List[Dict]:
     """``closed_loop`` runs of one model (baseline ``model`` or ``stack``)."""
     from autovla_sim import cli
 
     out.mkdir(parents=True, exist_ok=True)
-    args = cli.build_parser().parse_args(['--model-path', str(model_dir), '--device', 'cpu'])
+    args = cli.build_parser().parse_args(['--model-path', str(model_dir), '--device', 'cpu']
+                                         + ['--latency-aware'] * latency_aware)
     rig_file = out / 'rig.yaml'
     cli.write_rig(rig_file, args.width, args.height)
     results = []
@@ -152,7 +169,8 @@ def closed_loop_runs(model_dir: Path, scenarios: Sequence[str], seed: int, out: 
         results.append({key: result[key] for key in ('scenario', 'seed', 'baseline', 'pdms',
                                                      'driving_score', 'at_fault_collisions')}
                        | {'slow_share': float(np.mean([p['slow'] for p in result['plans']]))
-                          if result['plans'] else math.nan})
+                          if result['plans'] else math.nan,
+                          'answer_ms': [round(1e3 * s, 1) for s in result['answer_wall_s']]})
     return results
 
 
@@ -182,6 +200,9 @@ def parse_args(argv: Optional[Sequence[str]]):
                         'occluded_pedestrian',
                         help='closed-loop scenarios on the first seed (empty: none)')
     parser.add_argument('--closed-loop-baseline', choices=('model', 'stack'), default='model')
+    parser.add_argument('--closed-loop-latency-aware', action='store_true',
+                        help='closed loop in latency-aware mode (the world moves on while the '
+                        'planner thinks) instead of lock-step')
     parser.add_argument('--threads', type=int, default=1, help='torch threads')
     return parser.parse_args(argv)
 
@@ -242,10 +263,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 closed[label] = cached(
                     args.out / 'rows' / f'{prefix}_closed_loop.json',
                     {'sha256': sha256, 'seed': seeds[0], 'scenarios': scenarios,
-                     'baseline': args.closed_loop_baseline},
+                     'baseline': args.closed_loop_baseline,
+                     'latency_aware': args.closed_loop_latency_aware},
                     lambda directory=directory, prefix=prefix: closed_loop_runs(
                         directory, scenarios, seeds[0], args.out / 'closed_loop' / prefix,
-                        args.closed_loop_baseline))
+                        args.closed_loop_baseline, args.closed_loop_latency_aware))
         seen = {label: [r for r in result if r['scenario'] not in HELD_OUT]
                 for label, result in frames.items()}
         unseen = {label: [r for r in result if r['scenario'] in HELD_OUT]
@@ -256,16 +278,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 markdown(f'Held-out type {", ".join(HELD_OUT)}, same seeds (open loop)',
                          {label: summary(r) for label, r in unseen.items()})]
         if closed:
+            timing = 'latency-aware' if args.closed_loop_latency_aware else 'lock-step'
             text += ['', markdown(
-                f'Closed loop ({args.closed_loop_baseline} baseline, lock-step), seed '
+                f'Closed loop ({args.closed_loop_baseline} baseline, {timing}), seed '
                 f'{seeds[0]}: {", ".join(scenarios)}',
-                {label: {'runs': len(r),
-                         'driving score': float(np.mean([x['driving_score'] for x in r])),
-                         'PDMS': float(np.mean([x['pdms'] for x in r])),
-                         'at-fault collisions': sum(x['at_fault_collisions'] for x in r),
-                         'slow share': float(np.nanmean([x['slow_share'] for x in r]))}
-                 for label, r in closed.items()},
-                ('runs', 'driving score', 'PDMS', 'at-fault collisions', 'slow share'))]
+                {label: closed_loop_summary(r) for label, r in closed.items()},
+                CLOSED_LOOP_COLUMNS)]
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / 'tables.md').write_text('\n'.join(text) + '\n', encoding='utf-8')
         (args.out / 'results.json').write_text(json.dumps(

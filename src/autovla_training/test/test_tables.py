@@ -1,6 +1,8 @@
 """rft_tables: the columns from frame rows, and rows reused only for the same weights."""
 
-from autovla_training.tables import cached, markdown, summary
+import math
+
+from autovla_training.tables import cached, closed_loop_summary, markdown, summary
 import pytest
 
 
@@ -39,3 +41,16 @@ def test_a_row_is_measured_again_only_when_weights_or_settings_change(tmp_path):
     assert cached(path, {'sha256': 'b', 'stride': 3}, measure) == [2]
     assert cached(path, {'sha256': 'b', 'stride': 2}, measure) == [3]
     assert len(calls) == 3
+
+
+def test_closed_loop_rows_pool_the_answer_latencies_of_all_runs():
+    runs = [{'driving_score': 100.0, 'pdms': 1.0, 'at_fault_collisions': 0, 'slow_share': 0.0,
+             'answer_ms': [100.0, 300.0]},
+            {'driving_score': 50.0, 'pdms': 0.0, 'at_fault_collisions': 1, 'slow_share': 0.5,
+             'answer_ms': [200.0]}]
+    row = closed_loop_summary(runs)
+    assert row['runs'] == 2 and row['driving score'] == 75.0 and row['at-fault collisions'] == 1
+    assert row['answer mean (ms)'] == 200.0
+    assert row['answer p95 (ms)'] == pytest.approx(290.0)
+    stored_before_latencies = [{k: v for k, v in runs[0].items() if k != 'answer_ms'}]
+    assert math.isnan(closed_loop_summary(stored_before_latencies)['answer mean (ms)'])
