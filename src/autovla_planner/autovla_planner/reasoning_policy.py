@@ -85,6 +85,18 @@ class ReasoningPolicy:
         left = self.latency_budget_s - elapsed_s - horizon * self.action_token_s
         return max(0, min(max_tokens, int(left / per_reasoning + 1e-9)))
 
+    def reasoning_time_left(self, elapsed_s: float, horizon: int) -> Optional[float]:
+        """Seconds reasoning may still run within the budget (None if unlimited).
+
+        Bounds a slow plan by time as well as by tokens: before any reasoning token was
+        measured the token limit is only the configured maximum, and a node's first slow plan
+        would otherwise run far past its budget.
+        """
+        if self.latency_budget_s <= 0.0:
+            return None
+        actions_s = horizon * self.action_token_s if self.action_token_s is not None else 0.0
+        return max(0.0, self.latency_budget_s - elapsed_s - actions_s)
+
     def record(self, action_token_s: Optional[float], reasoning_token_s: Optional[float],
                reasoning_tokens: Optional[int]) -> None:
         """Feed the measured costs of one plan into the moving averages."""

@@ -328,11 +328,13 @@ class PlannerRuntime:
         reasoning_token_s = reasoning_tokens = None
         if mode == SLOW:
             tick = time.perf_counter()
-            limit = self.policy.reasoning_token_limit(time.perf_counter() - started,
-                                                      self.descriptor.horizon,
+            elapsed = time.perf_counter() - started
+            limit = self.policy.reasoning_token_limit(elapsed, self.descriptor.horizon,
                                                       self.settings.max_reasoning_tokens)
+            time_left = self.policy.reasoning_time_left(elapsed, self.descriptor.horizon)
+            stop_at = None if time_left is None else time.monotonic() + time_left
             hidden, reasoning, reasoning_tokens = self._reason(hidden, delta, limit, generator,
-                                                               deadline)
+                                                               deadline, stop_at)
             generated += reasoning_tokens
             seconds = time.perf_counter() - tick
             latencies['reasoning'] = 1000 * seconds
@@ -374,12 +376,16 @@ class PlannerRuntime:
                                                 float(probabilities[self.slow_ids[shared]]))
         return self.policy.decide(choice, note, elapsed_s, self.descriptor.horizon)
 
-    def _reason(self, hidden, delta: int, limit: int, generator,
-                deadline: Optional[float]) -> Tuple[object, str, int]:
-        """Generate reasoning until </think> or ``limit`` tokens; prefill the answer lead-in."""
+    def _reason(self, hidden, delta: int, limit: int, generator, deadline: Optional[float],
+                stop_at: Optional[float]) -> Tuple[object, str, int]:
+        """Generate reasoning until </think>, ``limit`` tokens or ``stop_at``; prefill the rest.
+
+        ``stop_at`` (monotonic) is where the latency budget runs out; the answer lead-in is
+        prefilled after the reasoning however it ended.
+        """
         tokens: List[int] = []
         text = ''
-        while len(tokens) < limit:
+        while len(tokens) < limit and (stop_at is None or time.monotonic() < stop_at):
             self._check(deadline)
             token = int(sample_indices(self.model.lm_head(hidden)[None], self.settings,
                                        generator)[0])

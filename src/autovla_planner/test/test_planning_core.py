@@ -93,6 +93,15 @@ def test_policy_forces_fast_when_slow_does_not_fit_the_budget():
     assert ReasoningPolicy('fast').forced() == ('fast', 'fast thinking forced by parameter')
 
 
+def test_reasoning_time_is_bounded_by_the_budget_even_before_anything_was_measured():
+    policy = ReasoningPolicy('auto', latency_budget_s=1.0)
+    assert policy.reasoning_time_left(0.25, 10) == pytest.approx(0.75)   # nothing measured
+    policy.record(action_token_s=0.02, reasoning_token_s=None, reasoning_tokens=None)
+    assert policy.reasoning_time_left(0.25, 10) == pytest.approx(0.55)   # 10 actions: 0.2 s
+    assert policy.reasoning_time_left(2.0, 10) == 0.0
+    assert ReasoningPolicy('auto', latency_budget_s=0.0).reasoning_time_left(5.0, 10) is None
+
+
 def test_the_slow_threshold_sets_how_sure_the_model_must_be_to_think():
     assert ReasoningPolicy().model_choice(0.6, 0.4)[0] == 'fast'   # 0.5: the likelier one
     assert ReasoningPolicy().model_choice(0.4, 0.6)[0] == 'slow'

@@ -108,6 +108,16 @@ def test_forced_slow_reasons_then_answers_within_the_token_bound(runtime, observ
     assert len(plan.action_indices) == 10 and 'reasoning' in plan.latencies_ms
 
 
+def test_a_fresh_planners_first_slow_plan_stops_reasoning_at_the_latency_budget(observation):
+    # Nothing measured yet: the token bound is only max_reasoning_tokens, so only the clock
+    # can keep this plan near its budget (the random model never writes </think>).
+    fresh = PlannerRuntime(str(random_model_dir()), 'cpu', settings=DecodingSettings(
+        reasoning_mode='slow', latency_budget_s=1e-3, max_reasoning_tokens=400))
+    plan = fresh.plan(observation)
+    assert plan.mode == 'slow' and len(plan.action_indices) == 10
+    assert plan.generated_tokens == 10, plan.generated_tokens   # no reasoning token fit
+
+
 def test_auto_mode_records_the_model_choice(runtime, observation):
     plan = with_settings(runtime, reasoning_mode='auto', max_reasoning_tokens=4).plan(
         observation)
