@@ -43,13 +43,20 @@ CHAT_TEMPLATE_FILE = 'chat_template.jinja'
 PROMPT_TEMPLATE_FILE = 'autovla_prompt.yaml'
 TINY_CONFIG = DATA_DIR / 'tiny_model.yaml'
 TRAINED_CONFIG = DATA_DIR / 'sim_bc_model.yaml'
-TRAINED_WEIGHTS = DATA_DIR / 'sim_bc_weights.safetensors'
-TRAINED_RECORD = DATA_DIR / 'sim_bc_training.yaml'   # training run record + weights SHA-256
 # Bundled models of the TRAINED_CONFIG architecture: name -> model id (files: bundled_files).
 BUNDLED_MODELS = {'sim_bc': 'autovla-tiny-sim-bc', 'sim_sft': 'autovla-tiny-sim-sft',
                   'sim_rft': 'autovla-tiny-sim-rft', 'sim_kd': 'autovla-tiny-sim-kd'}
 DEFAULT_MODEL = 'sim_sft'   # the safest driver of those that reason (autovla_training README)
 BUNDLED_PREFIX = 'bundled:'
+
+
+def bundled_files(name: str, data_dir: Path = DATA_DIR) -> Tuple[Path, Path]:
+    """Return a bundled model's compact weights and training record (in ``data_dir``)."""
+    return data_dir / f'{name}_weights.safetensors', data_dir / f'{name}_training.yaml'
+
+
+# The behaviour-cloned model, the start of every other: its weights and training record.
+TRAINED_WEIGHTS, TRAINED_RECORD = bundled_files('sim_bc')
 EMBEDDING_ROWS = 'embedding_rows'       # compact weights: ids of the stored embedding rows
 EMBEDDING_VALUES = 'embedding_values'   # and their values; every other row is zero
 NUM_ACTION_TOKENS = 2048
@@ -306,16 +313,14 @@ def trained_weights_sha256(record: Path = TRAINED_RECORD) -> str:
         raise ModelLoadError(f'{record}: cannot read the weights checksum ({error})') from None
 
 
-def bundled_files(name: str, data_dir: Path = DATA_DIR) -> Tuple[Path, Path]:
-    """Return a bundled model's compact weights and training record (in ``data_dir``)."""
-    return data_dir / f'{name}_weights.safetensors', data_dir / f'{name}_training.yaml'
+def bundled_model_dir(name: str = DEFAULT_MODEL, data_dir: Path = DATA_DIR) -> Path:
+    """Return a bundled trained model's directory, materialised on first use (atomically).
 
-
-def bundled_model_dir(name: str = DEFAULT_MODEL) -> Path:
-    """Return a bundled trained model's directory, materialised on first use (atomically)."""
+    ``data_dir`` holds its compact files (another directory: candidates before they ship).
+    """
     if name not in BUNDLED_MODELS:
         raise ModelLoadError(f'no bundled model {name!r}; bundled: {", ".join(BUNDLED_MODELS)}')
-    weights, record = bundled_files(name)
+    weights, record = bundled_files(name, data_dir)
     sha256 = trained_weights_sha256(record)
     model_id = BUNDLED_MODELS[name]
     return _cached_model_dir(

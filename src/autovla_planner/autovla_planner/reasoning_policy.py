@@ -79,11 +79,11 @@ class ReasoningPolicy:
 
     def reasoning_token_limit(self, elapsed_s: float, horizon: int, max_tokens: int) -> int:
         """Most reasoning tokens that still fit the budget (``max_tokens`` if unlimited)."""
-        if self.latency_budget_s <= 0.0 or self.action_token_s is None:
+        left = self.reasoning_time_left(elapsed_s, horizon)
+        if left is None or self.action_token_s is None:
             return max_tokens
         per_reasoning = self.reasoning_token_s or self.action_token_s
-        left = self.latency_budget_s - elapsed_s - horizon * self.action_token_s
-        return max(0, min(max_tokens, int(left / per_reasoning + 1e-9)))
+        return min(max_tokens, int(left / per_reasoning + 1e-9))
 
     def reasoning_time_left(self, elapsed_s: float, horizon: int) -> Optional[float]:
         """Seconds reasoning may still run within the budget (None if unlimited).

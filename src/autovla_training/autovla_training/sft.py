@@ -160,9 +160,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         init = work / f'sft-init-{args.init}'
         bc_sha256 = None
         if args.init == 'bc':
-            bc_sha256 = trained_weights_sha256(args.bc_dir / TRAINED_RECORD.name)
-            build_tiny_model(init, TRAINED_CONFIG, args.bc_dir / TRAINED_WEIGHTS.name,
-                             bc_sha256, SFT_MODEL_ID)
+            bc_weights, bc_record = bundled_files('sim_bc', args.bc_dir)
+            bc_sha256 = trained_weights_sha256(bc_record)
+            build_tiny_model(init, TRAINED_CONFIG, bc_weights, bc_sha256, SFT_MODEL_ID)
         else:
             build_tiny_model(init, TRAINED_CONFIG, model_id=SFT_MODEL_ID)
         runtime = PlannerRuntime(str(init), 'cpu', 'float32', DecodingSettings())

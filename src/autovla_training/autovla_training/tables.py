@@ -22,7 +22,12 @@ import tempfile
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from autovla_planner.model_files import build_tiny_model, bundled_files, DATA_DIR, TRAINED_CONFIG
+from autovla_planner.model_files import (
+    bundled_files,
+    bundled_model_dir,
+    DATA_DIR,
+    trained_weights_sha256,
+)
 from autovla_planner.reasoning_policy import SLOW
 from autovla_planner.runtime import DecodingSettings, PlannerRuntime
 from autovla_scenarios.catalogue import CATALOGUE, HELD_OUT
@@ -31,7 +36,7 @@ import numpy as np
 from autovla_training.dataset import bag_observations, frame_reasoning, l2_at, scenario_set
 from autovla_training.reasoning_data import ScenarioReasoner
 from autovla_training.reward import ScenarioReward
-from autovla_training.train import command_line, generate, load_record, log
+from autovla_training.train import command_line, generate, log
 
 MODEL_CHOICE = 0.5   # slow_threshold of the model's own pick
 MAIN_ROWS = (('BC fast-only (sim_bc)', 'sim_bc', 'auto', MODEL_CHOICE),
@@ -42,20 +47,15 @@ COLUMNS = ('frames', 'PDMS', 'PDMS complex', 'collisions', 'comfort', 'L2@3s (m)
            'slow share', 'slow complex', 'slow simple', 'latency mean (ms)', 'latency p95 (ms)')
 
 
-def materialise(prefix: str, work: Path, data_dir: Path) -> Optional[Tuple[Path, str]]:
-    """Model directory and weights SHA-256 of the ``prefix`` model (None: not there)."""
-    weights, record_path = bundled_files(prefix, data_dir)
-    if not weights.is_file() or not record_path.is_file():
+def materialise(prefix: str, data_dir: Path) -> Optional[Tuple[Path, str]]:
+    """Model directory and weights SHA-256 of the ``prefix`` model (None: not there).
+
+    The planner's own materialisation (``bundled_model_dir``), from ``data_dir``'s files.
+    """
+    weights, record = bundled_files(prefix, data_dir)
+    if not weights.is_file() or not record.is_file():
         return None
-    config = data_dir / f'{prefix}_model.yaml'   # its own architecture, if it has one
-    record = load_record(record_path)
-    sha256 = str(record['weights_sha256'])
-    directory = work / 'models' / f'{prefix}-{sha256[:12]}'
-    if not (directory / 'config.json').is_file():
-        model_id = record.get('model_id', f'autovla-tiny-{prefix.replace("_", "-")}')
-        build_tiny_model(directory, config if config.is_file() else TRAINED_CONFIG, weights,
-                         sha256, model_id)
-    return directory, sha256
+    return bundled_model_dir(prefix, data_dir), trained_weights_sha256(record)
 
 
 def cached(path: Path, key: Dict, compute: Callable[[], object]):
@@ -234,7 +234,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for label, prefix, mode, threshold in rows:
             data_dir = args.data_dir if (args.data_dir / f'{prefix}_training.yaml').is_file() \
                 else DATA_DIR
-            model = materialise(prefix, work, data_dir)
+            model = materialise(prefix, data_dir)
             if model is None:
                 log(f'{label}: no {prefix}_* weights in {data_dir}; row left out')
                 continue
