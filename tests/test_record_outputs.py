@@ -52,7 +52,10 @@ def test_record_outputs_records_what_a_3d_panel_needs(tmp_path):
     bag = tmp_path / 'outputs'
     stack = NodeProcess([executable('autovla_bringup', 'autovla_bringup'), '--use-sim-time',
                          '--namespace', NAMESPACE, '--rig-file', str(scenario / 'rig.yaml'),
-                         '--params-override', 'planner.reasoning_mode=fast'])
+                         '--params-override', 'planner.reasoning_mode=fast',
+                         # The rate replay does not wait for a loaded machine: plan on
+                         # observations however late they arrive.
+                         '--params-override', 'planner.max_observation_age_s=60.0'])
     recorder = NodeProcess([executable('autovla_replay', 'record_outputs'), '--out', str(bag),
                             '--namespace', NAMESPACE])
     with stack, recorder, RosProbe('record_probe') as probe:

@@ -160,7 +160,10 @@ class PerceptionNode(Node):
         self._waiting = False
         # Assembly is driven by arriving frames (so a replay's simulated clock standing still
         # can never stall it); this timer only ends the wait for a late camera or odometry.
-        self._retry = self.create_timer(RETRY_PERIOD_S, self._attempt, autostart=False)
+        # It is never cancelled: in a multi-threaded executor (autovla_bringup
+        # --single-process) a frame's callback cancelling it after the executor found it
+        # ready made rclpy raise 'timer is canceled' and took the whole stack down.
+        self.create_timer(RETRY_PERIOD_S, self._retry_if_waiting)
         self.create_timer(DIAGNOSTICS_PERIOD_S, self._publish_diagnostics)
         self.get_logger().info(
             f'listening to {len(rig.cameras)} cameras of rig {rig.name!r} '
@@ -215,14 +218,15 @@ class PerceptionNode(Node):
         return (transform.translation.x, transform.translation.y,
                 yaw_from_quaternion(q.x, q.y, q.z, q.w))
 
+    def _retry_if_waiting(self) -> None:
+        if self._waiting:
+            self._attempt()
+
     def _attempt(self) -> None:
         result = self.core.step(self._now_ns(), self._route_pose)
         self._waiting = result.status == 'waiting'
         if self._waiting:
-            if self._retry.is_canceled():
-                self._retry.reset()
             return
-        self._retry.cancel()
         if result.status == 'warming_up' and not self._said_warming_up and not self.published:
             self._said_warming_up = True
             span = (self.params['history_length'] - 1) / self.params['history_rate_hz']

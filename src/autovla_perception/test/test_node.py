@@ -1,4 +1,4 @@
-"""perception_node as a real process; cameras, odometry and route from a probe over DDS."""
+"""perception_node as a real process (one test in this process); inputs from a probe over DDS."""
 
 import math
 import time
@@ -7,6 +7,7 @@ from autovla_common.qos import LATCHED_QOS, RELIABLE_QOS, SENSOR_QOS, TF_QOS, TF
 from autovla_common.rig import load_rig
 from autovla_common.ros_params import installed_params_file
 from autovla_common.testing import NodeProcess, RosProbe, wait_until
+from autovla_perception.node import PerceptionNode, RETRY_PERIOD_S
 from builtin_interfaces.msg import Time
 import cv2
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -14,6 +15,8 @@ from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Odometry, Path
 import numpy as np
 import pytest
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import CompressedImage
 from tf2_msgs.msg import TFMessage
 import yaml
@@ -295,3 +298,74 @@ def image(camera, stamp):
     msg = CompressedImage(format='jpeg', data=JPEG)
     msg.header.stamp, msg.header.frame_id = stamp, camera.lower()
     return msg
+
+
+def test_a_frame_completing_the_set_while_the_retry_timer_is_due_does_not_crash_the_executor():
+    """CI, issue 14's stop: ``autovla_bringup --single-process`` died with rclpy's RCLError
+    'timer is canceled'.
+
+    Its multi-threaded executor had found the perception node's retry timer ready, then a
+    camera frame that completed the set was handled first and cancelled the timer; taking
+    the timer raised and stopped the whole stack. Here that order is forced in one thread:
+    the timer's handler is held back while the frames are handled, then run.
+    """
+    # The longest max_wait_s: the node waits for the late cameras while they are published.
+    rclpy.init(args=['--ros-args', '-p', 'history_length:=1', '-p', 'max_wait_s:=2.0',
+                     '-r', '__ns:=/retry_race'])
+    try:
+        node = PerceptionNode()
+        source = rclpy.create_node('retry_race_source', namespace='/retry_race')
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.add_node(source)
+        rig = Rig(_SameContextProbe(source))
+        held = []
+
+        def spin_until(condition, timeout=20.0):
+            end = time.monotonic() + timeout
+            while not condition() and time.monotonic() < end:
+                try:
+                    handler, entity, _ = executor.wait_for_ready_callbacks(timeout_sec=0.1)
+                except Exception:  # noqa: BLE001 - rclpy's TimeoutException: nothing ready
+                    continue
+                if handler in held:
+                    continue   # the executor offers its unfinished tasks again: not yet
+                if (not held and entity in node.timers
+                        and entity.timer_period_ns == int(RETRY_PERIOD_S * 1e9)
+                        and node._waiting):
+                    held.append(handler)   # the executor found it ready; take it later
+                else:
+                    handler()
+                    handler.result()
+            return condition()
+
+        assert spin_until(lambda: all(p.get_subscription_count() for p in rig.cameras.values())
+                          and rig.odometry.get_subscription_count())
+        stamp = source.get_clock().now().to_msg()
+        odometry = Odometry()
+        odometry.header.stamp, odometry.header.frame_id = stamp, 'odom'
+        odometry.pose.pose.orientation.w = 1.0
+        rig.odometry.publish(odometry)
+        rig.cameras['CAM_FRONT'].publish(image('CAM_FRONT', stamp))
+        assert spin_until(lambda: held), 'the anchor frame alone never made the node wait'
+        for name, publisher in rig.cameras.items():
+            if name != 'CAM_FRONT':
+                publisher.publish(image(name, stamp))
+        assert spin_until(lambda: node.published == 1)
+        held[0]()
+        held[0].result()   # raised RCLError 'timer is canceled'
+        executor.shutdown()
+        source.destroy_node()
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+
+
+class _SameContextProbe:
+    """What ``Rig`` needs of a probe, from a node spun by the test's own executor."""
+
+    def __init__(self, node):
+        self.node = node
+
+    def publisher(self, msg_type, topic, qos):
+        return self.node.create_publisher(msg_type, topic, qos)
