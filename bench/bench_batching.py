@@ -24,7 +24,7 @@ from autovla_planner.observation import CameraVideo, Observation
 from autovla_planner.runtime import DecodingSettings, PlannerRuntime
 import numpy as np
 
-REQUESTS = 12
+REQUESTS = 120
 LOADS = (0.5, 1.0, 2.0)
 MAX_BATCH = 8
 SAMPLES = 8

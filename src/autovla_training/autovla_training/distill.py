@@ -131,10 +131,10 @@ def parse_args(argv: Optional[Sequence[str]]):
                         'temp dir)')
     parser.add_argument('--out-dir', type=Path, default=DISTILLED_WEIGHTS.parent,
                         help='where the distilled weights and record are written')
-    parser.add_argument('--train-seeds', type=int, default=8,
+    parser.add_argument('--train-seeds', type=int, default=24,
                         help='training sets use scenario seeds 1..N (0 is held out)')
-    parser.add_argument('--teacher-epochs', type=int, default=4)
-    parser.add_argument('--epochs', type=int, default=3, help='epochs of each student')
+    parser.add_argument('--teacher-epochs', type=int, default=6)
+    parser.add_argument('--epochs', type=int, default=6, help='epochs of each student')
     parser.add_argument('--minutes', type=float, default=60.0,
                         help='time cap of each training run (epochs normally end first)')
     parser.add_argument('--batch', type=int, default=4)

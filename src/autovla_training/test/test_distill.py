@@ -6,11 +6,13 @@ from autovla_planner.model_files import build_tiny_model, TRAINED_CONFIG
 from autovla_planner.runtime import PlannerRuntime
 from autovla_training.dataset import scenario_samples
 from autovla_training.distill import (
+    DISTILLED_RECORD,
     DistillingCloner,
+    parse_args,
     TEACHER_CONFIG,
     teacher_log_probs,
 )
-from autovla_training.train import train, trainable_rows
+from autovla_training.train import load_record, train, trainable_rows
 import numpy as np
 import pytest
 import torch
@@ -67,3 +69,19 @@ def test_kl_term_is_zero_on_its_own_targets_and_training_pulls_the_student_in(
     after = [float(cloner.sample_loss(item)[0].detach()) for item in items]
     assert min(before) > 1.0
     assert np.mean(after) < 0.5 * np.mean(before), (before, after)
+
+
+def test_the_default_settings_are_the_committed_runs():
+    """``distill_default_model`` without options repeats the run recorded with sim_kd."""
+    record = load_record(DISTILLED_RECORD)
+    settings, args = record['settings'], parse_args([])
+    assert settings['scenario_seeds'] == list(range(1, args.train_seeds + 1))
+    assert settings['teacher_config'] == args.teacher_config.name
+    assert settings['teacher_epochs'] == args.teacher_epochs
+    assert settings['student_epochs'] == args.epochs
+    for key in ('batch', 'lr', 'action_weight', 'alpha', 'temperature', 'seed', 'threads'):
+        assert settings[key] == getattr(args, key), key
+    # Every run finished its epochs: the time cap did not cut one short.
+    runs = record['runs']
+    assert runs['teacher']['epochs'] == args.teacher_epochs
+    assert runs['alone']['epochs'] == runs['distilled']['epochs'] == args.epochs
