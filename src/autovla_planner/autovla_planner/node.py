@@ -51,6 +51,11 @@ PARAMS = (
               'torch.ao dynamic int8 linear layers and an int8 embedding/head table, needs '
               'dtype float32 or auto; CUDA: torchao int8 weight-only, untested); none = as '
               'loaded.', choices=QUANTIZATION_MODES),
+    ParamSpec('cpu_threads', 'int', 'torch intra-op threads when the model runs on the CPU; '
+              '0 = torch default (one per core). 1 leaves the other cores to perception and '
+              'safety; threads that wait for a core another process holds spin, and made '
+              'fast plans 5x to 50x slower here (bench_cpu_contention).',
+              min=0, max=256),
     ParamSpec('max_observation_age_s', 'double', 'Observations older than this (now minus '
               'header stamp) are dropped, on arrival and again before inference (s).',
               min=0.05, max=60.0),
@@ -104,7 +109,8 @@ class PlannerNode(Node):
             'top_p', 'seed', 'confidence_samples', 'official_max_new_tokens')})
         try:
             self.runtime = PlannerRuntime(params['model_path'], params['device'],
-                                          params['dtype'], settings, params['quantization'])
+                                          params['dtype'], settings, params['quantization'],
+                                          params['cpu_threads'])
         except ModelLoadError as error:
             raise StartupError(str(error)) from None
         self.server = PlanServer(self.runtime, params['max_batch_size'],

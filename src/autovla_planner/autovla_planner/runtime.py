@@ -126,7 +126,8 @@ class PlannerRuntime:
     """Loads a model directory and turns observations into plans."""
 
     def __init__(self, model_path: str = '', device: str = 'auto', dtype: str = 'auto',
-                 settings: Optional[DecodingSettings] = None, quantization: str = 'none'):
+                 settings: Optional[DecodingSettings] = None, quantization: str = 'none',
+                 cpu_threads: int = 0):
         self.settings = settings or DecodingSettings()
         self.policy = ReasoningPolicy(self.settings.reasoning_mode,
                                       self.settings.latency_budget_s,
@@ -135,7 +136,7 @@ class PlannerRuntime:
         try:
             self.model_dir = resolve_model_dir(model_path)
             self.descriptor = check_model_dir(self.model_dir)
-            self._load(pick_device(device), dtype, quantization)
+            self._load(pick_device(device), dtype, quantization, cpu_threads)
         except ModelLoadError:
             raise
         except Exception as error:  # noqa: BLE001 - any loader failure becomes one message
@@ -146,7 +147,7 @@ class PlannerRuntime:
         self._prefix_ids: Tuple[int, ...] = ()
         self._cache = None
 
-    def _load(self, device: str, dtype: str, quantization: str) -> None:
+    def _load(self, device: str, dtype: str, quantization: str, cpu_threads: int) -> None:
         import torch
         from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
 
@@ -154,6 +155,8 @@ class PlannerRuntime:
 
         directory, descriptor = Path(self.model_dir), self.descriptor
         self.device = device
+        if device == 'cpu' and cpu_threads > 0:
+            torch.set_num_threads(cpu_threads)   # process-wide; 0 keeps the caller's setting
         self.template = PromptTemplate.load(directory / descriptor.prompt_template)
         self.template.instruction('UNKNOWN', descriptor.instruction_wording)  # known wording?
         self.chat_template = (directory / CHAT_TEMPLATE_FILE).read_text(encoding='utf-8')

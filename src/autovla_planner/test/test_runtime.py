@@ -158,3 +158,30 @@ def test_corrupt_model_directory_fails_with_one_clear_message(tmp_path):
     (tmp_path / 'model.safetensors').write_bytes(b'garbage')
     with pytest.raises(ModelLoadError, match='cannot load the model from'):
         PlannerRuntime(str(tmp_path), 'cpu')
+
+
+def test_cpu_threads_sets_the_threads_of_whichever_thread_plans():
+    """The node plans in its PlanServer's worker thread: the setting must reach it there.
+
+    With torch's default (one thread per core) fast plans took 5x to 50x longer whenever
+    another process kept a core busy (bench/bench_cpu_contention.py).
+    """
+    import threading
+
+    before = torch.get_num_threads()
+
+    def threads_in_a_new_thread():
+        seen = []
+        worker = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        worker.start()
+        worker.join()
+        return seen[0]
+
+    try:
+        torch.set_num_threads(2)
+        PlannerRuntime('', 'cpu', cpu_threads=0)
+        assert threads_in_a_new_thread() == 2     # 0: the caller's setting stays
+        PlannerRuntime('', 'cpu', cpu_threads=1)
+        assert threads_in_a_new_thread() == 1
+    finally:
+        torch.set_num_threads(before)
