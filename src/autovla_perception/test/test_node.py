@@ -16,7 +16,7 @@ from nav_msgs.msg import Odometry, Path
 import numpy as np
 import pytest
 import rclpy
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor, TimeoutException
 from sensor_msgs.msg import CompressedImage
 from tf2_msgs.msg import TFMessage
 import yaml
@@ -326,7 +326,7 @@ def test_a_frame_completing_the_set_while_the_retry_timer_is_due_does_not_crash_
             while not condition() and time.monotonic() < end:
                 try:
                     handler, entity, _ = executor.wait_for_ready_callbacks(timeout_sec=0.1)
-                except Exception:  # noqa: BLE001 - rclpy's TimeoutException: nothing ready
+                except TimeoutException:   # nothing ready yet
                     continue
                 if handler in held:
                     continue   # the executor offers its unfinished tasks again: not yet

@@ -54,7 +54,7 @@ PARAMS = (
     ParamSpec('cpu_threads', 'int', 'torch intra-op threads when the model runs on the CPU; '
               '0 = torch default (one per core). 1 leaves the other cores to perception and '
               'safety; threads that wait for a core another process holds spin, and made '
-              'fast plans 5x to 50x slower here (bench_cpu_contention).',
+              'fast plans 2x to 60x slower here (bench_cpu_contention).',
               min=0, max=256),
     ParamSpec('max_observation_age_s', 'double', 'Observations older than this (now minus '
               'header stamp) are dropped, on arrival and again before inference (s).',

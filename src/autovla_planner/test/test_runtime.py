@@ -163,7 +163,7 @@ def test_corrupt_model_directory_fails_with_one_clear_message(tmp_path):
 def test_cpu_threads_sets_the_threads_of_whichever_thread_plans():
     """The node plans in its PlanServer's worker thread: the setting must reach it there.
 
-    With torch's default (one thread per core) fast plans took 5x to 50x longer whenever
+    With torch's default (one thread per core) fast plans took 2x to 60x longer whenever
     another process kept a core busy (bench/bench_cpu_contention.py).
     """
     import threading
