@@ -48,9 +48,9 @@ PARAMS = (
     ParamSpec('dtype', 'string', 'Weights dtype; auto = bfloat16 on CUDA, float32 on CPU.',
               choices=('auto', 'float32', 'bfloat16', 'float16')),
     ParamSpec('quantization', 'string', 'int8 = INT8 weights for the language model (CPU: '
-              'torch.ao dynamic int8 linear layers and an int8 embedding/head table, needs '
-              'dtype float32 or auto; CUDA: torchao int8 weight-only, untested); none = as '
-              'loaded.', choices=QUANTIZATION_MODES),
+              'int8 linear layers with per-token int8 activations and an int8 embedding/head '
+              'table, needs dtype float32 or auto; CUDA: torchao int8 weight-only, untested); '
+              'none = as loaded.', choices=QUANTIZATION_MODES),
     ParamSpec('cpu_threads', 'int', 'torch intra-op threads when the model runs on the CPU; '
               '0 = torch default (one per core). 1 leaves the other cores to perception and '
               'safety; threads that wait for a core another process holds spin, and made '
