@@ -2,10 +2,11 @@
 """INT8 language model vs float32 and bfloat16 on the same weights, side by side in one run.
 
 Three subjects: the bundled behaviour-cloned model (autovla-tiny-sim-bc, fast answers only, 20 M
-parameters of which 19.7 M are the tied embedding) and the ~140 M random model of
-bench_planner.py (closer to a real model's share of decoder weights). For each, the same model
-directory is loaded three times (planner ``dtype`` float32 / bfloat16, ``quantization`` int8)
-and measured:
+parameters of which 19.7 M are the tied embedding), the ~140 M random model of bench_planner.py
+(closer to a real model's share of decoder weights), and one decoder layer of the released
+model's shape (Qwen2.5-VL 3B: hidden 2048, MLP 11008, 16 query / 2 key-value heads; random
+weights, transformers' own text model). For each model, the same model directory is loaded
+three times (planner ``dtype`` float32 / bfloat16, ``quantization`` int8) and measured:
 - size: bytes of the serialized state dict (what a weight file holds; the resident weights);
 - fast-decision latency (one CPU thread, the planner's default): fast thinking, cached prefix,
   greedy, the three variants alternated, median of the repeats (bench_planner.py's input:

@@ -55,8 +55,8 @@ def test_int8_model_is_at_least_70_percent_smaller_and_ties_one_table(runtimes):
     assert int8.model.lm_head.table is language_model.embed_tokens   # one int8 vocabulary
     linear = language_model.layers[0].mlp.down_proj
     assert isinstance(linear, Int8Linear)
-    assert linear.weight_table.qweight.dtype == torch.int8
-    assert linear.weight_table.scale.shape == (linear.weight_table.shape[0],)
+    assert linear.table.qweight.dtype == torch.int8
+    assert linear.table.scale.shape == (linear.table.shape[0],)
 
 
 def test_one_large_token_does_not_crush_the_others(runtimes):
